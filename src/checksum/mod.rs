@@ -1,0 +1,17 @@
+//! SHA-256 of files and folders, and a cache that makes re-verification cheap.
+//!
+//! Files are pinned by their SHA-256. Folders are pinned by a *listing* in the
+//! format of coreutils' `sha256sum` (one `<hex>  <relative path>` line per file,
+//! sorted by path bytes), and by the SHA-256 of that listing, the tree digest.
+//! A user can therefore check a folder with standard tools:
+//! `cd PACS && sha256sum -c listing` and `sha256sum listing`.
+
+mod cache;
+mod file;
+mod listing;
+mod tree;
+
+pub use cache::DigestCache;
+pub use file::{sha256_bytes, sha256_file};
+pub use listing::{Listing, ListingError, TREE_DIGEST_VERSION};
+pub use tree::{hash_tree, list_files, TreeDiff};

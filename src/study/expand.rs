@@ -1,0 +1,87 @@
+//! Expanding a study's sweeps into planned runs.
+
+use std::collections::BTreeMap;
+
+use super::manifest::{ModelEntry, Study};
+use super::run_id::{run_id, RunSpec, RUN_SPEC_SCHEMA};
+use crate::inputs::Catalogue;
+
+#[derive(Debug, Clone)]
+pub struct PlannedRun {
+    pub id: String,
+    pub spec: RunSpec,
+}
+
+impl PlannedRun {
+    /// The 12-hex prefix shown in tables (the full id names the folder).
+    pub fn short_id(&self) -> &str {
+        &self.id[..12]
+    }
+}
+
+/// Every run of the study: model × optimizer × learning rate × weight decay × seed,
+/// in manifest order.
+pub fn expand(study: &Study, catalogue: &Catalogue) -> Vec<PlannedRun> {
+    let p = &study.protocol;
+    let mut runs = Vec::new();
+    for model in &study.models {
+        let inputs = model_inputs(study, model, catalogue);
+        let pretrain = model
+            .pretrain
+            .as_ref()
+            .and_then(|name| study.pretrain_entry(name.get_ref()))
+            .cloned();
+        for &optimizer in &p.optimizers {
+            for &learning_rate in &p.learning_rates {
+                for &weight_decay in &p.weight_decays {
+                    for &seed in &p.seeds {
+                        let spec = RunSpec {
+                            schema: RUN_SPEC_SCHEMA,
+                            benchmark: study.benchmark.clone(),
+                            model: model.clone(),
+                            pretrain: pretrain.clone(),
+                            head: p.head,
+                            optimizer,
+                            learning_rate,
+                            weight_decay,
+                            momentum: p.momentum,
+                            batch_per_domain: p.batch_per_domain,
+                            steps: p.steps,
+                            eval_every: p.eval_every,
+                            augment_id_validation: p.augment_id_validation,
+                            seed,
+                            inputs: inputs.clone(),
+                        };
+                        runs.push(PlannedRun {
+                            id: run_id(&spec),
+                            spec,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    runs
+}
+
+/// The inputs one model's runs read, each with its pinned digest.
+fn model_inputs(study: &Study, model: &ModelEntry, catalogue: &Catalogue) -> BTreeMap<String, String> {
+    let mut names = vec![study.benchmark.dataset.get_ref().clone()];
+    if let Some(p) = model.pretrain.as_ref().and_then(|n| study.pretrain_entry(n.get_ref())) {
+        names.push(p.corpus.get_ref().clone());
+    }
+    if let Some(w) = &model.weights {
+        names.push(w.get_ref().clone());
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let digest = catalogue
+                .get(&name)
+                .and_then(|i| i.digest())
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("unpinned:{name}"));
+            (name, digest)
+        })
+        .collect()
+}

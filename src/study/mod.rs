@@ -1,0 +1,16 @@
+//! Study manifests (`experiments/<study>.toml`) and their expansion into runs.
+//!
+//! A study fixes the benchmark, the protocol, the models and the seeds; its
+//! sweeps (optimizer × learning rate × weight decay × seed) expand into runs,
+//! each with a content-addressed id.
+
+mod expand;
+mod manifest;
+mod run_id;
+
+pub use expand::{expand, PlannedRun};
+pub use manifest::{
+    Benchmark, HeadMode, ModelEntry, Optimizer, PretrainEntry, Protocol, Selection, Study,
+    StudyHeader,
+};
+pub use run_id::{run_id, RunSpec, RUN_SPEC_SCHEMA};

@@ -1,0 +1,51 @@
+//! Content-addressed run ids.
+//!
+//! A run's id is the SHA-256 of its fully resolved spec (every setting that
+//! can change its result) together with the digests of every input it reads.
+//! The spec is serialised as JSON with a fixed field order and shortest
+//! round-trip floats, so the same manifest gives the same id on every machine,
+//! and any change of a setting or an input's content gives a new one.
+//! Settings that cannot change results (checkpoint interval, progress output,
+//! backend choice) are deliberately left out.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+use super::manifest::{Benchmark, HeadMode, ModelEntry, Optimizer, PretrainEntry};
+use crate::checksum::sha256_bytes;
+
+/// Version tag of the spec layout; bump it when the meaning of a field changes.
+pub const RUN_SPEC_SCHEMA: &str = "oodcal-run-spec-v1";
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunSpec {
+    pub schema: &'static str,
+    pub benchmark: Benchmark,
+    pub model: ModelEntry,
+    /// The resolved pre-training recipe, when the model is pre-trained by oodcal.
+    pub pretrain: Option<PretrainEntry>,
+    pub head: HeadMode,
+    pub optimizer: Optimizer,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub momentum: f64,
+    pub batch_per_domain: u32,
+    pub steps: u32,
+    pub eval_every: u32,
+    pub augment_id_validation: bool,
+    pub seed: u64,
+    /// Input name → SHA-256 (file) or tree digest (folder); `unpinned:<name>`
+    /// for inputs without a digest, so pinning one later changes the id.
+    pub inputs: BTreeMap<String, String>,
+}
+
+impl RunSpec {
+    pub fn canonical_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a RunSpec always serialises")
+    }
+}
+
+/// Full hex SHA-256 id of a run.
+pub fn run_id(spec: &RunSpec) -> String {
+    sha256_bytes(&spec.canonical_json())
+}

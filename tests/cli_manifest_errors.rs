@@ -1,0 +1,125 @@
+//! Malformed study manifests: one clear error with file:line:column each,
+//! and a non-zero exit.
+
+mod common;
+
+use common::{oodcal, repo, run};
+use std::path::Path;
+
+/// Writes `text` as a study manifest and runs `oodcal plan` on it.
+fn plan_text(dir: &Path, text: &str) -> common::Run {
+    let file = dir.join("study.toml");
+    std::fs::write(&file, text).unwrap();
+    run(oodcal(dir).arg("plan").arg(&file))
+}
+
+fn quick() -> String {
+    std::fs::read_to_string(repo().join("experiments/quick.toml")).unwrap()
+}
+
+/// 1-based line of the first occurrence of `needle` in `text`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .expect("needle present")
+        + 1
+}
+
+fn assert_located(out: &common::Run, line: usize, col: usize, words: &str) {
+    assert_ne!(out.code, 0, "should fail: {}", out.stdout);
+    let msg = out.stderr.trim();
+    assert_eq!(msg.lines().count(), 1, "one error line expected: {msg}");
+    assert!(
+        msg.contains(&format!("study.toml:{line}:{col}:")),
+        "expected study.toml:{line}:{col} in: {msg}"
+    );
+    assert!(msg.contains(words), "expected `{words}` in: {msg}");
+}
+
+#[test]
+fn unknown_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = quick().replacen("steps = 120", "steps = 120\nstepz = 3", 1);
+    let out = plan_text(dir.path(), &text);
+    assert_located(&out, line_of(&text, "stepz"), 1, "unknown field `stepz`");
+}
+
+#[test]
+fn wrong_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = quick().replacen("eval_every = 40", "eval_every = \"forty\"", 1);
+    let out = plan_text(dir.path(), &text);
+    assert_located(&out, line_of(&text, "eval_every"), 14, "invalid type");
+}
+
+#[test]
+fn dataset_not_in_data_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = quick().replacen("dataset = \"glyph-dg\"", "dataset = \"ImageNet-A\"", 1);
+    let out = plan_text(dir.path(), &text);
+    assert_located(
+        &out,
+        line_of(&text, "ImageNet-A"),
+        11,
+        "dataset `ImageNet-A` is not in",
+    );
+}
+
+#[test]
+fn duplicate_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{}\n[[model]]\nname = \"vit-tiny\"\nfamily = \"vit\"\nsize = \"tiny\"\n",
+        quick()
+    );
+    let out = plan_text(dir.path(), &text);
+    let line = text.lines().count() - 2;
+    assert_located(&out, line, 8, "model `vit-tiny` is declared twice");
+}
+
+#[test]
+fn path_escaping_the_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = quick().replacen("runs_dir = \"runs/quick\"", "runs_dir = \"../../etc\"", 1);
+    let out = plan_text(dir.path(), &text);
+    assert_located(&out, line_of(&text, "runs_dir"), 12, "without `..`");
+}
+
+#[test]
+fn unknown_pretrain_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = quick().replacen(
+        "pretrain = \"corpus-8k-cutmix\"",
+        "pretrain = \"corpus-9k\"",
+        1,
+    );
+    let out = plan_text(dir.path(), &text);
+    assert_located(
+        &out,
+        line_of(&text, "corpus-9k"),
+        12,
+        "pretrain `corpus-9k` is not a [[pretrain]]",
+    );
+}
+
+#[test]
+fn malformed_data_manifest_is_located_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo().join("data-manifest.toml"))
+        .unwrap()
+        .replacen("path = \"PACS\"", "path = \"../PACS\"", 1);
+    let manifest = dir.path().join("data-manifest.toml");
+    std::fs::write(&manifest, &text).unwrap();
+    let out = run(oodcal(dir.path())
+        .arg("verify")
+        .arg("--manifest")
+        .arg(&manifest));
+    assert_ne!(out.code, 0);
+    let line = line_of(&text, "\"../PACS\"");
+    assert!(
+        out.stderr
+            .contains(&format!("data-manifest.toml:{line}:8:")),
+        "{}",
+        out.stderr
+    );
+}

@@ -1,0 +1,123 @@
+//! `oodcal plan`: stable, content-addressed run ids.
+
+mod common;
+
+use common::{oodcal, repo, run};
+use serde_json::Value;
+use std::path::Path;
+
+fn plan_json(scratch: &Path, study: &Path, manifest: &Path) -> Value {
+    let out = run(oodcal(scratch)
+        .arg("plan")
+        .arg(study)
+        .arg("--json")
+        .arg("--manifest")
+        .arg(manifest));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).expect("plan --json prints JSON")
+}
+
+fn ids(plan: &Value) -> Vec<String> {
+    plan["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn quick_plan_lists_every_run_with_a_unique_stable_id() {
+    let scratch = tempfile::tempdir().unwrap();
+    let study = repo().join("experiments/quick.toml");
+    let manifest = repo().join("data-manifest.toml");
+    let a = plan_json(scratch.path(), &study, &manifest);
+    let b = plan_json(scratch.path(), &study, &manifest);
+    let ids_a = ids(&a);
+    assert_eq!(ids_a, ids(&b));
+    // 14 models x 1 optimizer x 2 learning rates x 1 weight decay x 2 seeds.
+    assert_eq!(ids_a.len(), 14 * 2 * 2);
+    let unique: std::collections::BTreeSet<_> = ids_a.iter().collect();
+    assert_eq!(unique.len(), ids_a.len());
+    assert!(ids_a.iter().all(|id| id.len() == 64));
+}
+
+#[test]
+fn any_change_of_a_field_or_an_input_digest_changes_ids() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
+    let quick = std::fs::read_to_string(repo().join("experiments/quick.toml")).unwrap();
+    let manifest_text = std::fs::read_to_string(repo().join("data-manifest.toml")).unwrap();
+    let manifest = dir.join("data-manifest.toml");
+    std::fs::write(&manifest, &manifest_text).unwrap();
+    let write_study = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let base = ids(&plan_json(
+        dir,
+        &write_study("base.toml", &quick),
+        &manifest,
+    ));
+
+    // A protocol field: every run changes.
+    let steps = quick.replacen("steps = 120", "steps = 121", 1);
+    let changed = ids(&plan_json(
+        dir,
+        &write_study("steps.toml", &steps),
+        &manifest,
+    ));
+    assert!(base.iter().zip(&changed).all(|(a, b)| a != b));
+
+    // One pre-training field: only runs of models using that recipe change.
+    let recipe = quick.replacen(
+        "recipe = \"cutmix\"\nsteps = 1500",
+        "recipe = \"cutmix\"\nsteps = 1501",
+        1,
+    );
+    let changed = ids(&plan_json(
+        dir,
+        &write_study("recipe.toml", &recipe),
+        &manifest,
+    ));
+    let differing = base.iter().zip(&changed).filter(|(a, b)| a != b).count();
+    assert_eq!(differing, 4, "only resnet-small-cutmix's 4 runs");
+
+    // An input digest: pinning glyph-corpus-2k changes only its model's runs.
+    let pinned = manifest_text.replacen(
+        "name = \"glyph-corpus-2k\"",
+        "name = \"glyph-corpus-2k\"\nsha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"",
+        1,
+    );
+    let manifest2 = dir.join("pinned/data-manifest.toml");
+    std::fs::create_dir_all(manifest2.parent().unwrap()).unwrap();
+    std::fs::write(&manifest2, pinned).unwrap();
+    let changed = ids(&plan_json(
+        dir,
+        &write_study("base2.toml", &quick),
+        &manifest2,
+    ));
+    let differing = base.iter().zip(&changed).filter(|(a, b)| a != b).count();
+    assert_eq!(differing, 4, "only resnet-small-2k's 4 runs");
+}
+
+#[test]
+fn table_output_names_runs_inputs_and_compute() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = run(oodcal(scratch.path()).args(["plan", "experiments/pacs-lite.toml"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("study pacs-lite"));
+    assert!(out.stdout.contains("efficientnet-lite0-scratch"));
+    assert!(out.stdout.contains("none (from scratch)"));
+    assert!(
+        out.stdout
+            .contains("compute: 14400 training images per run"),
+        "{}",
+        out.stdout
+    );
+    assert!(out
+        .stdout
+        .lines()
+        .any(|l| l.trim_start().starts_with("efficientnet-lite1") && l.contains("missing")));
+}
