@@ -9,6 +9,7 @@ pub mod atomic;
 pub mod checksum;
 pub mod cli;
 pub mod inputs;
+pub mod metrics;
 pub mod progress;
 pub mod source_error;
 pub mod study;
