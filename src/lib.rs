@@ -7,6 +7,7 @@
 
 pub mod atomic;
 pub mod checksum;
+pub mod data;
 pub mod cli;
 pub mod inputs;
 pub mod metrics;
