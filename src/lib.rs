@@ -7,10 +7,11 @@
 
 pub mod atomic;
 pub mod checksum;
-pub mod data;
 pub mod cli;
+pub mod data;
 pub mod inputs;
 pub mod metrics;
+pub mod predictions_file;
 pub mod progress;
 pub mod source_error;
 pub mod study;

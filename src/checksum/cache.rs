@@ -159,10 +159,16 @@ mod tests {
         fs::write(&f, b"one").unwrap();
         let cache_file = dir.path().join("cache.json");
         let cache = DigestCache::load(&cache_file);
-        assert_eq!(cache.digest(&f).unwrap(), super::super::sha256_bytes(b"one"));
+        assert_eq!(
+            cache.digest(&f).unwrap(),
+            super::super::sha256_bytes(b"one")
+        );
         // Same size, written immediately: the racy rule must catch it.
         fs::write(&f, b"two").unwrap();
-        assert_eq!(cache.digest(&f).unwrap(), super::super::sha256_bytes(b"two"));
+        assert_eq!(
+            cache.digest(&f).unwrap(),
+            super::super::sha256_bytes(b"two")
+        );
         cache.save().unwrap();
         let reloaded = DigestCache::load(&cache_file);
         assert_eq!(reloaded.entries.lock().unwrap().len(), 1);
@@ -178,7 +184,12 @@ mod tests {
         let stamp = Stamp::of(&fs::metadata(&key).unwrap());
         // Pretend it was hashed long after its mtime, with a sentinel digest:
         // a hit must return the sentinel, proving no read happened.
-        cache.store(key, stamp, stamp.mtime_ns + 10 * RACY_WINDOW_NS, "sentinel".into());
+        cache.store(
+            key,
+            stamp,
+            stamp.mtime_ns + 10 * RACY_WINDOW_NS,
+            "sentinel".into(),
+        );
         assert_eq!(cache.digest(&f).unwrap(), "sentinel");
     }
 }

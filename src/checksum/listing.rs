@@ -132,8 +132,6 @@ mod tests {
             Listing::parse(&dup, Path::new("l")),
             Err(ListingError::Duplicate { line: 2, .. })
         ));
-        assert!(Listing::default()
-            .insert("a\\b".into(), d('e'))
-            .is_err());
+        assert!(Listing::default().insert("a\\b".into(), d('e')).is_err());
     }
 }

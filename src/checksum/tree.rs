@@ -17,13 +17,10 @@ pub fn list_files(root: &Path) -> io::Result<Vec<String>> {
         if !entry.file_type().is_file() {
             continue;
         }
-        let rel = entry
-            .path()
-            .strip_prefix(root)
-            .map_err(io::Error::other)?;
-        let rel = rel
-            .to_str()
-            .ok_or_else(|| io::Error::other(format!("{}: path is not UTF-8", entry.path().display())))?;
+        let rel = entry.path().strip_prefix(root).map_err(io::Error::other)?;
+        let rel = rel.to_str().ok_or_else(|| {
+            io::Error::other(format!("{}: path is not UTF-8", entry.path().display()))
+        })?;
         out.push(rel.replace(std::path::MAIN_SEPARATOR, "/"));
     }
     out.sort();

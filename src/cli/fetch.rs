@@ -47,12 +47,14 @@ pub fn run(g: &Global, a: &FetchArgs) -> Result<ExitCode> {
         python: a.python.clone(),
     };
     for name in &names {
-        let input = ctx
-            .catalogue
-            .get(name)
-            .ok_or_else(|| anyhow::anyhow!("no input named `{name}` in {}", ctx.catalogue.file.display()))?;
+        let input = ctx.catalogue.get(name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "no input named `{name}` in {}",
+                ctx.catalogue.file.display()
+            )
+        })?;
         let at = fetch(&ctx.catalogue, input, &ctx.roots, &ctx.cache, &opts)?;
-        println!("{:<24} ok          {}", name, at.display());
+        println!("{:<30} ok          {}", name, at.display());
     }
     ctx.cache.save()?;
     Ok(ExitCode::SUCCESS)

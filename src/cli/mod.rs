@@ -1,6 +1,9 @@
 //! The `oodcal` command line: one subcommand per stage of the data flow.
 
+mod bench;
 mod fetch;
+mod generate;
+mod metrics;
 mod pending;
 mod plan;
 mod reproduce;
@@ -34,7 +37,12 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct Global {
     /// The data manifest; its folder is the repository root.
-    #[arg(long, global = true, env = "OODCAL_MANIFEST", default_value = "data-manifest.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "OODCAL_MANIFEST",
+        default_value = "data-manifest.toml"
+    )]
     pub manifest: PathBuf,
     /// Folder holding datasets (e.g. <data-root>/PACS). Default: <repo>/data.
     #[arg(long, global = true, env = "OODCAL_DATA_ROOT")]
@@ -55,6 +63,12 @@ pub enum Command {
     Fetch(fetch::FetchArgs),
     /// Expand a study manifest into runs with content-addressed ids; show inputs and estimated compute.
     Plan(plan::PlanArgs),
+    /// Accuracy, every ECE variant, NLL, Brier (and bootstrap CIs) of a predictions file (CSV or Parquet).
+    Metrics(metrics::MetricsArgs),
+    /// Generate the quick study's benchmark or a pre-training corpus; write a contact sheet or PNG folders.
+    Generate(generate::GenerateArgs),
+    /// Benchmarks that print figures (metrics, input pipeline, hashing) to compare with peers.
+    Bench(bench::BenchArgs),
     /// Plan, run, aggregate and report a study in one resumable command (default: the quick study).
     Reproduce(reproduce::ReproduceArgs),
     /// [pending: training-engine issue] Execute a study's planned runs, writing one verifiable record each.
@@ -84,6 +98,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Verify(a) => verify::run(&cli.global, a),
         Command::Fetch(a) => fetch::run(&cli.global, a),
         Command::Plan(a) => plan::run(&cli.global, a),
+        Command::Metrics(a) => metrics::run(a),
+        Command::Generate(a) => generate::run(&cli.global, a),
+        Command::Bench(a) => bench::run(&cli.global, a),
         Command::Reproduce(a) => reproduce::run(&cli.global, a),
         Command::Run(_) => pending::run("run", "the training-engine issue"),
         Command::Pretrain(_) => pending::run("pretrain", "the training-engine issue"),
@@ -106,7 +123,12 @@ impl Context {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let roots = Roots::new(&repo, g.data_root.clone(), g.weights_dir.clone(), g.cache_dir.clone());
+        let roots = Roots::new(
+            &repo,
+            g.data_root.clone(),
+            g.weights_dir.clone(),
+            g.cache_dir.clone(),
+        );
         let cache = if use_cache {
             DigestCache::load(&roots.digest_cache_file())
         } else {

@@ -60,7 +60,13 @@ pub fn run(g: &Global, a: &PlanArgs) -> Result<ExitCode> {
         let out = PlanJson {
             study: &study.header.name,
             runs_dir: study.runs_dir.display().to_string(),
-            runs: runs.iter().map(|r| RunJson { id: &r.id, spec: &r.spec }).collect(),
+            runs: runs
+                .iter()
+                .map(|r| RunJson {
+                    id: &r.id,
+                    spec: &r.spec,
+                })
+                .collect(),
             inputs,
             estimate,
         };
@@ -76,7 +82,10 @@ fn input_lines(ctx: &Context, runs: &[PlannedRun]) -> Result<Vec<InputLine>> {
     names
         .into_iter()
         .map(|name| {
-            let input = ctx.catalogue.get(name).expect("plan only references known inputs");
+            let input = ctx
+                .catalogue
+                .get(name)
+                .expect("plan only references known inputs");
             let status = verify_input(input, &ctx.roots, &ctx.cache)?;
             Ok(InputLine {
                 name: name.clone(),
@@ -98,9 +107,8 @@ fn estimate(study: &Study, ctx: &Context, runs: usize) -> Estimate {
         .map(|i| i.expected.domains.len())
         .filter(|&n| n > 1)
         .unwrap_or(4);
-    let per_run = study.protocol.steps as u64
-        * study.protocol.batch_per_domain as u64
-        * (domains as u64 - 1);
+    let per_run =
+        study.protocol.steps as u64 * study.protocol.batch_per_domain as u64 * (domains as u64 - 1);
     Estimate {
         runs,
         training_images_per_run: per_run,

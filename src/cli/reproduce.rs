@@ -23,10 +23,21 @@ pub fn run(g: &Global, a: &ReproduceArgs) -> Result<ExitCode> {
     let ctx = Context::open(g, true)?;
     let study = Study::load(&a.study, &ctx.catalogue)?;
     let runs = expand(&study, &ctx.catalogue);
-    println!("[1/4] plan: {} runs of study {}", runs.len(), study.header.name);
+    println!(
+        "[1/4] plan: {} runs of study {}",
+        runs.len(),
+        study.header.name
+    );
     let mut problems = 0;
-    for name in runs.iter().flat_map(|r| r.spec.inputs.keys()).collect::<std::collections::BTreeSet<_>>() {
-        let input = ctx.catalogue.get(name).expect("expanded runs only name known inputs");
+    for name in runs
+        .iter()
+        .flat_map(|r| r.spec.inputs.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let input = ctx
+            .catalogue
+            .get(name)
+            .expect("expanded runs only name known inputs");
         let status = verify_input(input, &ctx.roots, &ctx.cache)?;
         if status.verdict.is_failure() {
             problems += 1;
@@ -45,5 +56,9 @@ pub fn run(g: &Global, a: &ReproduceArgs) -> Result<ExitCode> {
     println!("[2/4] run: not available yet (issue: training engine)");
     println!("[3/4] aggregate: not available yet (issue: aggregation and report)");
     println!("[4/4] report: not available yet (issue: aggregation and report)");
-    Ok(if problems > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if problems > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

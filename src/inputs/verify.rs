@@ -53,7 +53,13 @@ pub struct InputStatus {
 
 impl fmt::Display for InputStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:<24} {:<11} {}", self.name, self.verdict.label(), self.path.display())?;
+        write!(
+            f,
+            "{:<30} {:<11} {}",
+            self.name,
+            self.verdict.label(),
+            self.path.display()
+        )?;
         match &self.verdict {
             Verdict::FileChanged { expected, actual } => write!(
                 f,
@@ -79,9 +85,15 @@ impl fmt::Display for InputStatus {
 }
 
 /// Checks `input` on disk against its pin, hashing through `cache`.
-pub fn verify_input(input: &Input, roots: &Roots, cache: &DigestCache) -> std::io::Result<InputStatus> {
+pub fn verify_input(
+    input: &Input,
+    roots: &Roots,
+    cache: &DigestCache,
+) -> std::io::Result<InputStatus> {
     let path = roots.base(input.location).join(&input.path);
-    let verdict = if !path.exists() {
+    let verdict = if let Some(generator) = &input.generator {
+        verify_generated(generator, input.sha256.as_deref())?
+    } else if !path.exists() {
         Verdict::Missing
     } else if let Some(expected) = &input.sha256 {
         let actual = cache.digest(&path)?;
@@ -102,6 +114,23 @@ pub fn verify_input(input: &Input, roots: &Roots, cache: &DigestCache) -> std::i
         name: input.name.clone(),
         path,
         verdict,
+    })
+}
+
+/// Regenerates a generated input and compares the digest of its output.
+fn verify_generated(
+    generator: &super::Generator,
+    pinned: Option<&str>,
+) -> std::io::Result<Verdict> {
+    let set = generator.generate().map_err(std::io::Error::other)?;
+    let actual = set.digest();
+    Ok(match pinned {
+        None => Verdict::Unpinned,
+        Some(expected) if expected == actual => Verdict::Ok,
+        Some(expected) => Verdict::FileChanged {
+            expected: expected.to_string(),
+            actual,
+        },
     })
 }
 

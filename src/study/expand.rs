@@ -65,9 +65,17 @@ pub fn expand(study: &Study, catalogue: &Catalogue) -> Vec<PlannedRun> {
 }
 
 /// The inputs one model's runs read, each with its pinned digest.
-fn model_inputs(study: &Study, model: &ModelEntry, catalogue: &Catalogue) -> BTreeMap<String, String> {
+fn model_inputs(
+    study: &Study,
+    model: &ModelEntry,
+    catalogue: &Catalogue,
+) -> BTreeMap<String, String> {
     let mut names = vec![study.benchmark.dataset.get_ref().clone()];
-    if let Some(p) = model.pretrain.as_ref().and_then(|n| study.pretrain_entry(n.get_ref())) {
+    if let Some(p) = model
+        .pretrain
+        .as_ref()
+        .and_then(|n| study.pretrain_entry(n.get_ref()))
+    {
         names.push(p.corpus.get_ref().clone());
     }
     if let Some(w) = &model.weights {

@@ -203,44 +203,67 @@ fn check_benchmark(b: &Benchmark, catalogue: &Catalogue, err: ErrAt) -> Result<(
         let names: Vec<&String> = domains.keys().collect();
         return Err(err(
             b.dataset.span().start,
-            format!("test_domain `{}` is not a domain of {} ({names:?})", b.test_domain, input.name),
+            format!(
+                "test_domain `{}` is not a domain of {} ({names:?})",
+                b.test_domain, input.name
+            ),
         ));
     }
     if !(b.holdout_fraction > 0.0 && b.holdout_fraction < 1.0) {
-        return Err(err(b.dataset.span().start, "holdout_fraction must be in (0, 1)".into()));
+        return Err(err(
+            b.dataset.span().start,
+            "holdout_fraction must be in (0, 1)".into(),
+        ));
     }
     Ok(())
 }
 
 fn check_protocol(p: &Protocol, file: &Path) -> Result<(), SourceError> {
-    let problem = if p.optimizers.is_empty() || p.learning_rates.is_empty() || p.weight_decays.is_empty() {
-        Some("protocol: optimizers, learning_rates and weight_decays must not be empty")
-    } else if p.seeds.is_empty() {
-        Some("protocol: seeds must not be empty")
-    } else if p.steps == 0 || p.eval_every == 0 || p.batch_per_domain == 0 {
-        Some("protocol: steps, eval_every and batch_per_domain must be positive")
-    } else if p.learning_rates.iter().chain(&p.weight_decays).any(|v| !v.is_finite() || *v < 0.0) {
-        Some("protocol: learning rates and weight decays must be finite and non-negative")
-    } else {
-        None
-    };
+    let problem =
+        if p.optimizers.is_empty() || p.learning_rates.is_empty() || p.weight_decays.is_empty() {
+            Some("protocol: optimizers, learning_rates and weight_decays must not be empty")
+        } else if p.seeds.is_empty() {
+            Some("protocol: seeds must not be empty")
+        } else if p.steps == 0 || p.eval_every == 0 || p.batch_per_domain == 0 {
+            Some("protocol: steps, eval_every and batch_per_domain must be positive")
+        } else if p
+            .learning_rates
+            .iter()
+            .chain(&p.weight_decays)
+            .any(|v| !v.is_finite() || *v < 0.0)
+        {
+            Some("protocol: learning rates and weight decays must be finite and non-negative")
+        } else {
+            None
+        };
     match problem {
         Some(m) => Err(SourceError::whole_file(file, m)),
         None => Ok(()),
     }
 }
 
-fn check_pretrain(entries: &[PretrainEntry], catalogue: &Catalogue, err: ErrAt) -> Result<(), SourceError> {
+fn check_pretrain(
+    entries: &[PretrainEntry],
+    catalogue: &Catalogue,
+    err: ErrAt,
+) -> Result<(), SourceError> {
     let mut seen = BTreeSet::new();
     for p in entries {
         if !seen.insert(p.name.get_ref().clone()) {
-            return Err(err(p.name.span().start, format!("pretrain `{}` is declared twice", p.name.get_ref())));
+            return Err(err(
+                p.name.span().start,
+                format!("pretrain `{}` is declared twice", p.name.get_ref()),
+            ));
         }
         check_reference(&p.corpus, catalogue, "corpus", err)?;
         if !RECIPES.contains(&p.recipe.as_str()) {
             return Err(err(
                 p.name.span().start,
-                format!("pretrain `{}`: recipe `{}` is not one of {RECIPES:?}", p.name.get_ref(), p.recipe),
+                format!(
+                    "pretrain `{}`: recipe `{}` is not one of {RECIPES:?}",
+                    p.name.get_ref(),
+                    p.recipe
+                ),
             ));
         }
     }
@@ -255,23 +278,48 @@ fn check_models(
     file: &Path,
 ) -> Result<(), SourceError> {
     if models.is_empty() {
-        return Err(SourceError::whole_file(file, "a study needs at least one [[model]]"));
+        return Err(SourceError::whole_file(
+            file,
+            "a study needs at least one [[model]]",
+        ));
     }
     let mut seen = BTreeSet::new();
     for m in models {
         let at = m.name.span().start;
         if !seen.insert(m.name.get_ref().clone()) {
-            return Err(err(at, format!("model `{}` is declared twice", m.name.get_ref())));
+            return Err(err(
+                at,
+                format!("model `{}` is declared twice", m.name.get_ref()),
+            ));
         }
         if !FAMILIES.contains(&m.family.as_str()) {
-            return Err(err(at, format!("model `{}`: family `{}` is not one of {FAMILIES:?}", m.name.get_ref(), m.family)));
+            return Err(err(
+                at,
+                format!(
+                    "model `{}`: family `{}` is not one of {FAMILIES:?}",
+                    m.name.get_ref(),
+                    m.family
+                ),
+            ));
         }
         if m.pretrain.is_some() && m.weights.is_some() {
-            return Err(err(at, format!("model `{}`: give `pretrain` or `weights`, not both", m.name.get_ref())));
+            return Err(err(
+                at,
+                format!(
+                    "model `{}`: give `pretrain` or `weights`, not both",
+                    m.name.get_ref()
+                ),
+            ));
         }
         if let Some(p) = &m.pretrain {
             if !pretrain.iter().any(|e| e.name.get_ref() == p.get_ref()) {
-                return Err(err(p.span().start, format!("pretrain `{}` is not a [[pretrain]] of this study", p.get_ref())));
+                return Err(err(
+                    p.span().start,
+                    format!(
+                        "pretrain `{}` is not a [[pretrain]] of this study",
+                        p.get_ref()
+                    ),
+                ));
             }
         }
         if let Some(w) = &m.weights {
@@ -285,7 +333,10 @@ fn ser_spanned<S: serde::Serializer>(v: &Spanned<String>, s: S) -> Result<S::Ok,
     s.serialize_str(v.get_ref())
 }
 
-fn ser_opt_spanned<S: serde::Serializer>(v: &Option<Spanned<String>>, s: S) -> Result<S::Ok, S::Error> {
+fn ser_opt_spanned<S: serde::Serializer>(
+    v: &Option<Spanned<String>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match v {
         Some(v) => s.serialize_some(v.get_ref()),
         None => s.serialize_none(),
