@@ -49,10 +49,11 @@ pub fn fetch(
             other.label()
         ),
     }
+    let staging = staging_dir(roots, input);
     let staged = stage(input, roots, opts)?;
-    let result =
-        check_staged(input, &staged, roots, cache).and_then(|()| move_into_place(&staged, &dest));
-    let _ = std::fs::remove_dir_all(staging_dir(roots, input));
+    let result = check_staged(input, &staged, roots, cache)
+        .and_then(|()| install(&staged, &dest, staged.starts_with(&staging)));
+    let _ = std::fs::remove_dir_all(&staging);
     result?;
     if opts.pin && input.digest().is_none() {
         pin(catalogue, input, &dest, roots, cache)?;
@@ -222,12 +223,13 @@ fn check_staged(input: &Input, staged: &Path, roots: &Roots, cache: &DigestCache
     Ok(())
 }
 
-/// Copies (a user's folder) or renames (our staging copy) into place.
-fn move_into_place(staged: &Path, dest: &Path) -> Result<()> {
+/// Renames our own staging copy into place, or copies the user's file or
+/// folder (which must never be moved away from under them).
+fn install(staged: &Path, dest: &Path, ours: bool) -> Result<()> {
     if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    if std::fs::rename(staged, dest).is_ok() {
+    if ours && std::fs::rename(staged, dest).is_ok() {
         return Ok(());
     }
     copy_recursive(staged, dest).with_context(|| format!("copying to {}", dest.display()))
