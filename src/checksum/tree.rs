@@ -9,12 +9,16 @@ use super::listing::Listing;
 use crate::progress;
 
 /// Every regular file under `root`, as sorted `/`-separated relative paths.
-/// Symbolic links are followed, so a data root may be assembled from links.
+/// Symbolic links to files are followed, so a data root may be assembled from
+/// links. Directory entries' own types are used, so plain files cost no
+/// `stat` here (the digest cache stats each file once anyway).
 pub fn list_files(root: &Path) -> io::Result<Vec<String>> {
     let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(root).follow_links(true) {
+    for entry in walkdir::WalkDir::new(root) {
         let entry = entry.map_err(io::Error::other)?;
-        if !entry.file_type().is_file() {
+        let is_file =
+            entry.file_type().is_file() || (entry.path_is_symlink() && entry.path().is_file());
+        if !is_file {
             continue;
         }
         let rel = entry.path().strip_prefix(root).map_err(io::Error::other)?;
@@ -23,7 +27,7 @@ pub fn list_files(root: &Path) -> io::Result<Vec<String>> {
         })?;
         out.push(rel.replace(std::path::MAIN_SEPARATOR, "/"));
     }
-    out.sort();
+    out.sort_unstable();
     Ok(out)
 }
 
