@@ -21,10 +21,13 @@ pub struct PlanArgs {
 }
 
 #[derive(Serialize)]
-struct InputLine {
-    name: String,
-    digest: Option<String>,
-    status: &'static str,
+pub(super) struct InputLine {
+    pub name: String,
+    pub digest: Option<String>,
+    pub status: &'static str,
+    /// A mismatch (not merely missing or unpinned).
+    #[serde(skip)]
+    pub failed: bool,
 }
 
 #[derive(Serialize)]
@@ -77,7 +80,8 @@ pub fn run(g: &Global, a: &PlanArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn input_lines(ctx: &Context, runs: &[PlannedRun]) -> Result<Vec<InputLine>> {
+/// Every input the runs read, checked against its pin.
+pub(super) fn input_lines(ctx: &Context, runs: &[PlannedRun]) -> Result<Vec<InputLine>> {
     let names: BTreeSet<&String> = runs.iter().flat_map(|r| r.spec.inputs.keys()).collect();
     names
         .into_iter()
@@ -90,6 +94,7 @@ fn input_lines(ctx: &Context, runs: &[PlannedRun]) -> Result<Vec<InputLine>> {
             Ok(InputLine {
                 name: name.clone(),
                 digest: input.digest().map(str::to_string),
+                failed: status.verdict.is_failure(),
                 status: match status.verdict {
                     Verdict::Ok => "verified",
                     v => v.label(),

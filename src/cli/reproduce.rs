@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{Context, Global};
-use crate::inputs::{verify_input, Verdict};
 use crate::study::{expand, Study};
 
 #[derive(Args, Debug)]
@@ -28,26 +27,11 @@ pub fn run(g: &Global, a: &ReproduceArgs) -> Result<ExitCode> {
         runs.len(),
         study.header.name
     );
-    let mut problems = 0;
-    for name in runs
-        .iter()
-        .flat_map(|r| r.spec.inputs.keys())
-        .collect::<std::collections::BTreeSet<_>>()
-    {
-        let input = ctx
-            .catalogue
-            .get(name)
-            .expect("expanded runs only name known inputs");
-        let status = verify_input(input, &ctx.roots, &ctx.cache)?;
-        if status.verdict.is_failure() {
-            problems += 1;
-        }
-        let note = match status.verdict {
-            Verdict::Ok => "verified".to_string(),
-            v => v.label().to_string(),
-        };
-        println!("      input {name:<22} {note}");
+    let inputs = super::plan::input_lines(&ctx, &runs)?;
+    for line in &inputs {
+        println!("      input {:<22} {}", line.name, line.status);
     }
+    let problems = inputs.iter().filter(|l| l.failed).count();
     ctx.cache.save()?;
     let plan_file = ctx.roots.repo.join(&study.runs_dir).join("plan.json");
     let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
