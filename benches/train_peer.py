@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""PyTorch CPU peer of oodcal's training-throughput benchmark.
+
+Builds the same zoo architectures as src/model/ (ResNet-style CNN and small ViT,
+tiny/small/base), times forward + cross-entropy + backward + SGD(momentum 0.9,
+weight decay 1e-4) steps on a fixed random batch, and prints one JSON line per
+model with images/second. With --burn FILE (the JSON lines printed by
+`cargo test --release --test train_bench -- --ignored --nocapture`), it also
+prints burn/PyTorch throughput ratios.
+
+Parameter counts are printed the way burn counts them (parameters plus
+BatchNorm running mean and variance) so the architectures can be checked
+against burn's `num_params`.
+
+    pip install torch   # CPU is enough
+    python benches/train_peer.py --steps 5 [--burn burn.jsonl]
+"""
+import argparse
+import json
+import os
+import platform
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# Must match ModelSpec::backbone in src/model/zoo.rs.
+RESNET = {"tiny": (8, [1, 1, 1]), "small": (16, [1, 1, 1]), "base": (32, [2, 2, 2])}
+VIT = {"tiny": (32, 2, 2), "small": (64, 4, 4), "base": (128, 6, 4)}
+VIT_GRID = 8
+MLP_RATIO = 4
+
+
+class ConvBn(nn.Sequential):
+    def __init__(self, c_in, c_out, stride, kernel):
+        super().__init__(
+            nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, c_in, c_out, stride):
+        super().__init__()
+        self.conv1 = ConvBn(c_in, c_out, stride, 3)
+        self.conv2 = ConvBn(c_out, c_out, 1, 3)
+        needs_projection = stride != 1 or c_in != c_out
+        self.shortcut = ConvBn(c_in, c_out, stride, 1) if needs_projection else None
+
+    def forward(self, x):
+        residual = self.shortcut(x) if self.shortcut is not None else x
+        return F.relu(self.conv2(F.relu(self.conv1(x))) + residual)
+
+
+class ResNet(nn.Module):
+    def __init__(self, width, blocks, classes):
+        super().__init__()
+        self.stem = ConvBn(3, width, 1, 3)
+        layers, channels = [], width
+        for stage, count in enumerate(blocks):
+            out = width << stage
+            for i in range(count):
+                layers.append(BasicBlock(channels, out, 2 if stage > 0 and i == 0 else 1))
+                channels = out
+        self.blocks = nn.Sequential(*layers)
+        self.head = nn.Linear(channels, classes)
+
+    def forward(self, x):
+        x = self.blocks(F.relu(self.stem(x)))
+        return self.head(x.mean(dim=(2, 3)))
+
+
+class Attention(nn.Module):
+    """Separate q/k/v/output projections with biases, as burn's MultiHeadAttention."""
+
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads = heads
+        self.query, self.key, self.value, self.output = (nn.Linear(dim, dim) for _ in range(4))
+
+    def forward(self, x):
+        b, n, d = x.shape
+        split = lambda t: t.view(b, n, self.heads, d // self.heads).transpose(1, 2)
+        q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+        context = F.scaled_dot_product_attention(q, k, v)
+        return self.output(context.transpose(1, 2).reshape(b, n, d))
+
+
+class Block(nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.norm1, self.attn = nn.LayerNorm(dim), Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.fc1, self.fc2 = nn.Linear(dim, dim * MLP_RATIO), nn.Linear(dim * MLP_RATIO, dim)
+
+    def forward(self, x):
+        x = x + self.attn(self.norm1(x))
+        return x + self.fc2(F.gelu(self.fc1(self.norm2(x))))
+
+
+class Vit(nn.Module):
+    def __init__(self, dim, depth, heads, image_size, classes):
+        super().__init__()
+        patch = image_size // VIT_GRID
+        self.patch_embed = nn.Conv2d(3, dim, patch, patch)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, VIT_GRID * VIT_GRID + 1, dim))
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        self.blocks = nn.Sequential(*(Block(dim, heads) for _ in range(depth)))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, x):
+        x = self.patch_embed(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        return self.head(self.norm(self.blocks(x))[:, 0])
+
+
+def build(name, image_size, classes):
+    family, size = name.split("-")
+    if family == "resnet":
+        return ResNet(*RESNET[size], classes)
+    return Vit(*VIT[size], image_size, classes)
+
+
+def burn_style_param_count(model):
+    buffers = sum(b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked"))
+    return sum(p.numel() for p in model.parameters()) + buffers
+
+
+def throughput(name, batch, image_size, classes, warmup, steps):
+    torch.manual_seed(0)
+    model = build(name, image_size, classes)
+    model.train()
+    optim = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+    images = torch.rand(batch, 3, image_size, image_size) - 0.5
+    labels = torch.randint(0, classes, (batch,))
+    for i in range(warmup + steps):
+        if i == warmup:
+            start = time.perf_counter()
+        optim.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(images), labels)
+        loss.backward()
+        optim.step()
+        loss.item()
+    seconds = time.perf_counter() - start
+    return {
+        "model": name,
+        "params": burn_style_param_count(model),
+        "framework": f"torch {torch.__version__}",
+        "threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(),
+        "batch": batch,
+        "image_size": image_size,
+        "steps": steps,
+        "seconds": seconds,
+        "images_per_sec": batch * steps / seconds,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(f"{f}-{s}" for f in ("resnet", "vit") for s in RESNET))
+    parser.add_argument("--batch", type=int, default=96)
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--classes", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--burn", help="JSON lines from the burn benchmark, to print ratios")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    results = {}
+    for name in args.models.split(","):
+        r = throughput(name, args.batch, args.image_size, args.classes, args.warmup, args.steps)
+        results[name] = r
+        print(json.dumps(r), flush=True)
+
+    if args.burn:
+        with open(args.burn) as f:
+            burn = [json.loads(line) for line in f if line.startswith("{")]
+        print(f"{'model':<14}{'params burn/torch':>22}{'burn img/s':>12}{'torch img/s':>13}{'burn/torch':>12}")
+        for b in burn:
+            t = results.get(b["model"])
+            if t is None:
+                continue
+            ratio = b["images_per_sec"] / t["images_per_sec"]
+            params = f"{b['params']}/{t['params']}"
+            print(f"{b['model']:<14}{params:>22}{b['images_per_sec']:>12.1f}{t['images_per_sec']:>13.1f}{ratio:>12.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+//! The burn model zoo: a ResNet-style CNN and a small ViT at several sizes,
+//! a classifier head with the paper's fine-tuning switch, and seeded
+//! initialisation that is identical on every backend.
+
+pub mod head;
+pub mod init;
+pub mod resnet;
+pub mod vit;
+pub mod zoo;
+
+use burn::nn::Linear;
+use burn::prelude::*;
+
+pub use head::HeadMode;
+pub use resnet::{ResNet, ResNetConfig};
+pub use vit::{Pool, Vit, VitConfig};
+pub use zoo::{BackboneConfig, Family, ModelSpec, Size};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ModelError {
+    #[error("unknown model `{0}` (expected family-size, e.g. resnet-tiny or vit-base)")]
+    UnknownModel(String),
+    #[error(
+        "model {spec}: image size {size} is not supported (at least 16, and a multiple of 8 for a ViT)"
+    )]
+    ImageSize { spec: String, size: usize },
+    #[error("a classifier needs at least one class")]
+    NoClasses,
+    #[error("the network already has an added linear head; use HeadMode::Replace to re-head it")]
+    HeadAlreadyAdapted,
+    #[error("no initialisation rule for parameter(s) {0}")]
+    NoInitRule(String),
+}
+
+/// Feature extractor of a zoo network.
+#[derive(Module, Debug)]
+pub enum Backbone<B: Backend> {
+    ResNet(ResNet<B>),
+    Vit(Vit<B>),
+}
+
+impl<B: Backend> Backbone<B> {
+    pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
+        match self {
+            Backbone::ResNet(net) => net.forward(images),
+            Backbone::Vit(net) => net.forward(images),
+        }
+    }
+}
+
+/// Backbone → head → optional added linear layer (see [`HeadMode`]).
+#[derive(Module, Debug)]
+pub struct Network<B: Backend> {
+    pub backbone: Backbone<B>,
+    /// The classifier trained with the backbone (pre-training classes, or the task's
+    /// classes after [`HeadMode::Replace`] or for from-scratch training).
+    pub head: Linear<B>,
+    /// Linear(head classes → task classes) added by [`HeadMode::AddLinear`].
+    pub adapter: Option<Linear<B>>,
+}
+
+impl<B: Backend> Network<B> {
+    /// Images `[b, 3, h, w]` (normalised) to logits `[b, classes]`.
+    pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
+        let logits = self.head.forward(self.backbone.forward(images));
+        match &self.adapter {
+            Some(adapter) => adapter.forward(logits),
+            None => logits,
+        }
+    }
+
+    /// Number of output classes.
+    pub fn num_classes(&self) -> usize {
+        head::linear_out(self.adapter.as_ref().unwrap_or(&self.head))
+    }
+}

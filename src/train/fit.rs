@@ -1,0 +1,300 @@
+//! The training loop shared by pre-training and fine-tuning.
+//!
+//! Pre-training is the one-domain case. Fine-tuning follows DomainBed's ERM as
+//! the paper runs it: every step draws one minibatch from each training domain,
+//! concatenates them and takes one step of SGD (momentum 0.9) at a constant
+//! learning rate, for a fixed number of steps, with evaluation every K steps.
+
+use std::path::PathBuf;
+
+use burn::tensor::backend::AutodiffBackend;
+use serde::{Deserialize, Serialize};
+
+use super::batch::{BatchSource, StepInput, TrainRng};
+use super::checkpoint::{train_rng, Checkpoint, CheckpointMeta, RngPosition};
+use super::optim::{Optim, OptimizerSpec};
+use super::step::train_step;
+use super::TrainError;
+use crate::model::Network;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Total optimizer steps of the run.
+    pub steps: usize,
+    /// Minibatches per step: the number of training domains (1 for pre-training).
+    pub domains: usize,
+    pub optimizer: OptimizerSpec,
+    /// Seeds the batch stream and the backend's RNG.
+    pub seed: u64,
+    /// Call the evaluation hook after every `eval_every` steps and after the last
+    /// step (0: after the last step only).
+    pub eval_every: usize,
+    pub checkpoint: Option<CheckpointPolicy>,
+    /// Return after this many steps in this call (checkpointing first, if enabled)
+    /// even if the run is not finished, e.g. to fit a scheduler's time slot.
+    #[serde(default)]
+    pub stop_after: Option<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointPolicy {
+    pub path: PathBuf,
+    /// Write a checkpoint after every `every` steps (and when stopping early).
+    pub every: usize,
+}
+
+impl TrainConfig {
+    /// Supervised pre-training: one minibatch per step.
+    pub fn pretrain(steps: usize, optimizer: OptimizerSpec, seed: u64) -> Self {
+        Self {
+            steps,
+            domains: 1,
+            optimizer,
+            seed,
+            eval_every: 0,
+            checkpoint: None,
+            stop_after: None,
+        }
+    }
+
+    /// The paper's ERM fine-tuning: one minibatch per training domain, SGD with
+    /// momentum 0.9, constant learning rate (swap the optimizer for Adam runs).
+    pub fn erm(steps: usize, domains: usize, lr: f64, weight_decay: f64, seed: u64) -> Self {
+        Self {
+            domains,
+            ..Self::pretrain(steps, OptimizerSpec::sgd(lr, weight_decay), seed)
+        }
+    }
+
+    pub fn with_eval_every(self, eval_every: usize) -> Self {
+        Self { eval_every, ..self }
+    }
+
+    pub fn with_checkpoint(self, path: impl Into<PathBuf>, every: usize) -> Self {
+        Self {
+            checkpoint: Some(CheckpointPolicy {
+                path: path.into(),
+                every,
+            }),
+            ..self
+        }
+    }
+
+    pub fn with_stop_after(self, steps: usize) -> Self {
+        Self {
+            stop_after: Some(steps),
+            ..self
+        }
+    }
+
+    /// What a checkpoint must agree on to resume this run: everything that
+    /// changes the trajectory (not the checkpoint or stopping policy).
+    fn fingerprint(&self, model: &str) -> String {
+        let trajectory = (self.steps, self.domains, &self.optimizer, self.seed, model);
+        serde_json::to_string(&trajectory).expect("serialisable")
+    }
+}
+
+/// The result of [`train`].
+pub struct TrainOutcome<B: AutodiffBackend> {
+    pub model: Network<B>,
+    /// Steps completed, counting those before a resume.
+    pub step: usize,
+    /// Loss of every completed step, step 1 first (restored from the checkpoint on resume).
+    pub losses: Vec<f32>,
+    /// The step the run resumed from (0 for a fresh start).
+    pub resumed_from: usize,
+    /// `false` when [`TrainConfig::stop_after`] ended the call early.
+    pub finished: bool,
+}
+
+impl<B: AutodiffBackend> std::fmt::Debug for TrainOutcome<B> {
+    /// A summary: the model's own Debug output runs to pages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainOutcome")
+            .field("step", &self.step)
+            .field("last_loss", &self.losses.last())
+            .field("resumed_from", &self.resumed_from)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything the loop carries from one step to the next.
+struct State<B: AutodiffBackend> {
+    model: Network<B>,
+    optim: Optim<B>,
+    rng: TrainRng,
+    step: usize,
+    losses: Vec<f32>,
+}
+
+/// Trains `model` (whole network) on batches from `source`.
+///
+/// If the configured checkpoint file exists, the run resumes from it (it must
+/// come from the same configuration and architecture); on CPU the result is then
+/// identical to an uninterrupted run. `on_eval(step, &model)` runs after every
+/// `eval_every` steps and after the last; compute metrics there (e.g. with
+/// [`super::eval::logits`] on `model.valid()`).
+pub fn train<B, S, E>(
+    model: Network<B>,
+    config: &TrainConfig,
+    source: &mut S,
+    mut on_eval: E,
+    device: &B::Device,
+) -> Result<TrainOutcome<B>, TrainError>
+where
+    B: AutodiffBackend,
+    S: BatchSource + ?Sized,
+    E: FnMut(usize, &Network<B>) -> anyhow::Result<()>,
+{
+    let fingerprint = config.fingerprint(&architecture(&model));
+    B::seed(device, config.seed);
+    let mut state = start(model, config, &fingerprint, device)?;
+    let resumed_from = state.step;
+    let classes = state.model.num_classes();
+    let mut ran = 0;
+    while state.step < config.steps {
+        if config.stop_after.is_some_and(|limit| ran >= limit) {
+            save(&state, config, &fingerprint)?;
+            return Ok(outcome(state, resumed_from, false));
+        }
+        let input = draw(source, &mut state.rng, config.domains, classes, state.step)?;
+        let lr = config.optimizer.lr_at(state.step, config.steps);
+        let (model, loss) =
+            train_step(state.model, &mut state.optim, input, lr, device).map_err(|loss| {
+                TrainError::NonFinite {
+                    step: state.step + 1,
+                    loss,
+                }
+            })?;
+        state.model = model;
+        state.step += 1;
+        state.losses.push(loss);
+        ran += 1;
+        if is_due(state.step, config.eval_every, config.steps) {
+            on_eval(state.step, &state.model).map_err(|source| TrainError::Eval {
+                step: state.step,
+                source,
+            })?;
+        }
+        if let Some(policy) = &config.checkpoint {
+            if is_due(state.step, policy.every, config.steps) {
+                save(&state, config, &fingerprint)?;
+            }
+        }
+    }
+    Ok(outcome(state, resumed_from, true))
+}
+
+/// True after every `every` steps and after the last one (`every` = 0: last only).
+fn is_due(step: usize, every: usize, total: usize) -> bool {
+    step == total || (every > 0 && step % every == 0)
+}
+
+/// A description of the network's shape, so a checkpoint cannot resume another model.
+fn architecture<B: AutodiffBackend>(model: &Network<B>) -> String {
+    use burn::module::Module;
+    format!(
+        "params={} classes={}",
+        model.num_params(),
+        model.num_classes()
+    )
+}
+
+/// Fresh state, or the state saved in the checkpoint file if there is one.
+fn start<B: AutodiffBackend>(
+    model: Network<B>,
+    config: &TrainConfig,
+    fingerprint: &str,
+    device: &B::Device,
+) -> Result<State<B>, TrainError> {
+    let optim = Optim::new(&config.optimizer);
+    let fresh = |model, optim| State {
+        model,
+        optim,
+        rng: train_rng(config.seed),
+        step: 0,
+        losses: Vec::new(),
+    };
+    let Some(policy) = config.checkpoint.as_ref().filter(|p| p.path.exists()) else {
+        return Ok(fresh(model, optim));
+    };
+    let checkpoint = Checkpoint::read(&policy.path)?;
+    let meta = checkpoint.meta.clone();
+    if meta.fingerprint != fingerprint {
+        let reason = format!("saved {}, now {}", meta.fingerprint, fingerprint);
+        return Err(TrainError::Checkpoint(super::CheckpointError::Mismatch {
+            path: policy.path.clone(),
+            reason,
+        }));
+    }
+    let (model, optim) = checkpoint.restore(&policy.path, model, optim, device)?;
+    let rng = meta
+        .rng
+        .restore()
+        .map_err(|reason| super::CheckpointError::Format {
+            path: policy.path.clone(),
+            reason,
+        })?;
+    Ok(State {
+        model,
+        optim,
+        rng,
+        step: meta.step,
+        losses: meta.losses,
+    })
+}
+
+fn save<B: AutodiffBackend>(
+    state: &State<B>,
+    config: &TrainConfig,
+    fingerprint: &str,
+) -> Result<(), TrainError> {
+    let Some(policy) = &config.checkpoint else {
+        return Ok(());
+    };
+    let meta = CheckpointMeta {
+        step: state.step,
+        rng: RngPosition::of(&state.rng),
+        losses: state.losses.clone(),
+        fingerprint: fingerprint.to_string(),
+    };
+    Checkpoint::save(&policy.path, &meta, &state.model, &state.optim)?;
+    Ok(())
+}
+
+/// One minibatch per domain, in domain order, stacked into one step's input.
+fn draw<S: BatchSource + ?Sized>(
+    source: &mut S,
+    rng: &mut TrainRng,
+    domains: usize,
+    classes: usize,
+    step: usize,
+) -> Result<StepInput, TrainError> {
+    let batches = (0..domains)
+        .map(|domain| source.next_batch(domain, rng))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .map_err(|source| TrainError::Source {
+            step: step + 1,
+            source,
+        })?;
+    StepInput::stack(&batches, classes).map_err(|reason| TrainError::Batch {
+        step: step + 1,
+        reason,
+    })
+}
+
+fn outcome<B: AutodiffBackend>(
+    state: State<B>,
+    resumed_from: usize,
+    finished: bool,
+) -> TrainOutcome<B> {
+    TrainOutcome {
+        model: state.model,
+        step: state.step,
+        losses: state.losses,
+        resumed_from,
+        finished,
+    }
+}
