@@ -2,9 +2,10 @@
 //!
 //! A run's id is the SHA-256 of its fully resolved spec (every setting that
 //! can change its result) together with the digests of every input it reads.
-//! The spec is serialised as JSON with a fixed field order and shortest
-//! round-trip floats, so the same manifest gives the same id on every machine,
-//! and any change of a setting or an input's content gives a new one.
+//! The spec is serialised as JSON with object keys sorted (at every level)
+//! and shortest round-trip floats, so a record's stored spec re-hashes to its
+//! id, the same manifest gives the same id on every machine, and any change
+//! of a setting or an input's content gives a new one.
 //! Settings that cannot change results (checkpoint interval, progress output,
 //! backend choice) are deliberately left out.
 
@@ -40,8 +41,13 @@ pub struct RunSpec {
 }
 
 impl RunSpec {
+    /// Sorted-key JSON: `serde_json::Value` keeps objects in key order.
     pub fn canonical_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("a RunSpec always serialises")
+        serde_json::to_vec(&self.to_value()).expect("a RunSpec always serialises")
+    }
+
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("a RunSpec always serialises")
     }
 }
 
