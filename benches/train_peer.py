@@ -26,8 +26,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # Must match ModelSpec::backbone in src/model/zoo.rs.
-RESNET = {"tiny": (8, [1, 1, 1]), "small": (16, [1, 1, 1]), "base": (32, [2, 2, 2])}
-VIT = {"tiny": (32, 2, 2), "small": (64, 4, 4), "base": (128, 6, 4)}
+RESNET = {"tiny": (8, [1, 1, 1]), "small": (16, [1, 1, 1]), "base": (32, [1, 1, 1])}
+VIT = {"tiny": (32, 2, 2), "small": (64, 4, 4), "base": (96, 4, 4)}
 VIT_GRID = 8
 MLP_RATIO = 4
 

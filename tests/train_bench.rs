@@ -14,8 +14,13 @@ fn cpu_training_throughput() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
     let only = std::env::var("OODCAL_BENCH_MODELS").ok();
+    let size = std::env::var("OODCAL_BENCH_SIZE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(32);
     let specs = ModelSpec::all()
         .into_iter()
+        .map(|spec| spec.with_image_size(size))
         .filter(|spec| {
             only.as_deref()
                 .is_none_or(|list| list.split(',').any(|m| m == spec.name()))
