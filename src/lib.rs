@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod model;
 pub mod predictions_file;
 pub mod progress;
+pub mod run;
 pub mod record;
 pub mod source_error;
 pub mod study;

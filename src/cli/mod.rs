@@ -6,7 +6,9 @@ mod generate;
 mod metrics;
 mod pending;
 mod plan;
+mod pretrain;
 mod reproduce;
+mod run;
 mod verify;
 
 use anyhow::Result;
@@ -71,10 +73,10 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Plan, run, aggregate and report a study in one resumable command (default: the quick study).
     Reproduce(reproduce::ReproduceArgs),
-    /// [pending: training-engine issue] Execute a study's planned runs, writing one verifiable record each.
-    Run(pending::PendingArgs),
-    /// [pending: training-engine issue] Re-create the quick study's pre-trained model zoo.
-    Pretrain(pending::PendingArgs),
+    /// Execute a study's planned runs (skipping recorded ones, resuming interrupted ones), one verifiable record each.
+    Run(run::RunArgs),
+    /// Re-create (or `--check`) the pre-trained zoo checkpoints a study starts from.
+    Pretrain(pretrain::PretrainArgs),
     /// [pending: report issue] Build the HTML report of a study from run records.
     Report(pending::PendingArgs),
     /// [pending: Slurm issue] Write a Slurm job-array script that runs a study's grid on a cluster.
@@ -102,8 +104,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Generate(a) => generate::run(&cli.global, a),
         Command::Bench(a) => bench::run(&cli.global, a),
         Command::Reproduce(a) => reproduce::run(&cli.global, a),
-        Command::Run(_) => pending::run("run", "the training-engine issue"),
-        Command::Pretrain(_) => pending::run("pretrain", "the training-engine issue"),
+        Command::Run(a) => run::run(&cli.global, a),
+        Command::Pretrain(a) => pretrain::run(&cli.global, a),
         Command::Report(_) => pending::run("report", "the aggregation-and-report issue"),
         Command::Slurm(_) => pending::run("slurm", "the Slurm issue"),
     }

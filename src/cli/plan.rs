@@ -25,9 +25,6 @@ pub(super) struct InputLine {
     pub name: String,
     pub digest: Option<String>,
     pub status: &'static str,
-    /// A mismatch (not merely missing or unpinned).
-    #[serde(skip)]
-    pub failed: bool,
 }
 
 #[derive(Serialize)]
@@ -86,15 +83,18 @@ pub(super) fn input_lines(ctx: &Context, runs: &[PlannedRun]) -> Result<Vec<Inpu
     names
         .into_iter()
         .map(|name| {
-            let input = ctx
-                .catalogue
-                .get(name)
-                .expect("plan only references known inputs");
+            let Some(input) = ctx.catalogue.get(name) else {
+                // Only zoo checkpoints can be named before they exist.
+                return Ok(InputLine {
+                    name: name.clone(),
+                    digest: None,
+                    status: "not pinned yet: run `oodcal pretrain --pin`",
+                });
+            };
             let status = verify_input(input, &ctx.roots, &ctx.cache)?;
             Ok(InputLine {
                 name: name.clone(),
                 digest: input.digest().map(str::to_string),
-                failed: status.verdict.is_failure(),
                 status: match status.verdict {
                     Verdict::Ok => "verified",
                     v => v.label(),

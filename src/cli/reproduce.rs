@@ -1,7 +1,7 @@
 //! `oodcal reproduce`: every stage of a study in one resumable command.
 //!
-//! Today it runs the stages that exist (check the study's inputs, plan its
-//! runs and write the plan beside the runs) and names the stages still to come.
+//! Plan the runs and check their inputs, run what is not recorded yet
+//! (resuming interrupted runs), then aggregate and report.
 
 use anyhow::Result;
 use clap::Args;
@@ -9,40 +9,38 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{Context, Global};
+use crate::run::{run_study, RunOptions};
 use crate::study::{expand, Study};
+use crate::train::BackendKind;
 
 #[derive(Args, Debug)]
 pub struct ReproduceArgs {
     /// The study manifest (default: the quick study).
     #[arg(default_value = "experiments/quick.toml")]
     pub study: PathBuf,
+    #[arg(long, default_value = "cpu", env = "OODCAL_BACKEND")]
+    pub backend: BackendKind,
 }
 
 pub fn run(g: &Global, a: &ReproduceArgs) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
     let ctx = Context::open(g, true)?;
     let study = Study::load(&a.study, &ctx.catalogue)?;
     let runs = expand(&study, &ctx.catalogue);
-    println!(
-        "[1/4] plan: {} runs of study {}",
-        runs.len(),
-        study.header.name
-    );
-    let inputs = super::plan::input_lines(&ctx, &runs)?;
-    for line in &inputs {
-        println!("      input {:<22} {}", line.name, line.status);
-    }
-    let problems = inputs.iter().filter(|l| l.failed).count();
-    ctx.cache.save()?;
+    println!("[1/3] plan: {} runs of study {}", runs.len(), study.header.name);
+    super::run::require_inputs(&ctx, &runs)?;
     let plan_file = ctx.roots.repo.join(&study.runs_dir).join("plan.json");
     let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
     crate::atomic::write(&plan_file, serde_json::to_string_pretty(&ids)?.as_bytes())?;
-    println!("      plan written to {}", plan_file.display());
-    println!("[2/4] run: not available yet (issue: training engine)");
-    println!("[3/4] aggregate: not available yet (issue: aggregation and report)");
-    println!("[4/4] report: not available yet (issue: aggregation and report)");
-    Ok(if problems > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    println!("      inputs verified; plan written to {}", plan_file.display());
+    println!("[2/3] run");
+    let options = RunOptions {
+        backend: a.backend,
+        ..RunOptions::default()
+    };
+    let summary = run_study(&study, &ctx.catalogue, &ctx.roots, &runs, &options)?;
+    super::run::print_summary(&summary);
+    println!("[3/3] aggregate and report: not available yet (issue: aggregation and report)");
+    println!("done in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
 }

@@ -293,6 +293,16 @@ pub fn pin_folder(
 
 /// Sets keys of the `[[input]]` named `name`, keeping the file's formatting.
 fn update_manifest(file: &Path, name: &str, updates: &[(&str, String)]) -> Result<()> {
+    edit_manifest(file, name, updates, false)
+}
+
+/// Sets keys of the `[[input]]` named `name`, appending the input when the
+/// manifest does not have it yet (e.g. a newly pre-trained zoo checkpoint).
+pub fn upsert_input(file: &Path, name: &str, fields: &[(&str, String)]) -> Result<()> {
+    edit_manifest(file, name, fields, true)
+}
+
+fn edit_manifest(file: &Path, name: &str, updates: &[(&str, String)], add: bool) -> Result<()> {
     let text = std::fs::read_to_string(file)?;
     let mut doc: toml_edit::DocumentMut = text
         .parse()
@@ -301,10 +311,20 @@ fn update_manifest(file: &Path, name: &str, updates: &[(&str, String)]) -> Resul
         .get_mut("input")
         .and_then(|i| i.as_array_of_tables_mut())
         .with_context(|| format!("{}: no [[input]] tables", file.display()))?;
-    let table = inputs
-        .iter_mut()
-        .find(|t| t.get("name").and_then(|n| n.as_str()) == Some(name))
-        .with_context(|| format!("{}: no input named {name}", file.display()))?;
+    let found = inputs
+        .iter()
+        .position(|t| t.get("name").and_then(|n| n.as_str()) == Some(name));
+    let index = match (found, add) {
+        (Some(i), _) => i,
+        (None, true) => {
+            let mut table = toml_edit::Table::new();
+            table["name"] = toml_edit::value(name);
+            inputs.push(table);
+            inputs.len() - 1
+        }
+        (None, false) => anyhow::bail!("{}: no input named {name}", file.display()),
+    };
+    let table = inputs.get_mut(index).expect("index found or pushed above");
     for (key, value) in updates {
         table[*key] = toml_edit::value(value.clone());
     }

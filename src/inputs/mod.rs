@@ -8,7 +8,7 @@ mod roots;
 mod verify;
 
 pub use catalogue::{relative_path, Catalogue, Expected, Input, InputKind, Location, PypiSource};
-pub use fetch::{fetch, pin_folder, FetchOptions};
+pub use fetch::{fetch, pin_folder, upsert_input, FetchOptions};
 pub use generated::Generator;
 pub use roots::Roots;
 pub use verify::{verify_input, InputStatus, Verdict};

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use super::manifest::{ModelEntry, Study};
 use super::run_id::{run_id, RunSpec, RUN_SPEC_SCHEMA};
+use super::zoo_checkpoint::zoo_checkpoint;
 use crate::inputs::Catalogue;
 
 #[derive(Debug, Clone)]
@@ -64,32 +65,37 @@ pub fn expand(study: &Study, catalogue: &Catalogue) -> Vec<PlannedRun> {
     runs
 }
 
-/// The inputs one model's runs read, each with its pinned digest.
+/// The inputs one model's runs read, each with its pinned digest: the
+/// benchmark, and for a pre-trained model its corpus and its zoo checkpoint
+/// (or downloaded weights).
 fn model_inputs(
     study: &Study,
     model: &ModelEntry,
     catalogue: &Catalogue,
 ) -> BTreeMap<String, String> {
-    let mut names = vec![study.benchmark.dataset.get_ref().clone()];
+    let digest_of = |name: &str| {
+        catalogue
+            .get(name)
+            .and_then(|i| i.digest())
+            .map_or_else(|| format!("unpinned:{name}"), str::to_string)
+    };
+    let dataset = study.benchmark.dataset.get_ref();
+    let mut inputs = BTreeMap::from([(dataset.clone(), digest_of(dataset))]);
     if let Some(p) = model
         .pretrain
         .as_ref()
         .and_then(|n| study.pretrain_entry(n.get_ref()))
     {
-        names.push(p.corpus.get_ref().clone());
+        let corpus = p.corpus.get_ref();
+        inputs.insert(corpus.clone(), digest_of(corpus));
+        let zoo = zoo_checkpoint(model, p, study.benchmark.resolution, catalogue);
+        let digest = zoo
+            .pinned_digest(catalogue)
+            .map_or_else(|| format!("unpinned:{}", zoo.path), str::to_string);
+        inputs.insert(zoo.input_name, digest);
     }
     if let Some(w) = &model.weights {
-        names.push(w.get_ref().clone());
+        inputs.insert(w.get_ref().clone(), digest_of(w.get_ref()));
     }
-    names
-        .into_iter()
-        .map(|name| {
-            let digest = catalogue
-                .get(&name)
-                .and_then(|i| i.digest())
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("unpinned:{name}"));
-            (name, digest)
-        })
-        .collect()
+    inputs
 }

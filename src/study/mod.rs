@@ -7,6 +7,7 @@
 mod expand;
 mod manifest;
 mod run_id;
+mod zoo_checkpoint;
 
 pub use expand::{expand, PlannedRun};
 pub use manifest::{
@@ -14,3 +15,4 @@ pub use manifest::{
     StudyHeader,
 };
 pub use run_id::{run_id, RunSpec, RUN_SPEC_SCHEMA};
+pub use zoo_checkpoint::{zoo_checkpoint, ZooCheckpoint, ZOO_DIR};

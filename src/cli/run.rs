@@ -1,0 +1,71 @@
+//! `oodcal run`: execute a study's planned runs, one verifiable record each.
+
+use anyhow::{bail, Result};
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::{Context, Global};
+use crate::run::{run_study, RunOptions, StudySummary};
+use crate::study::{expand, PlannedRun, Study};
+use crate::train::BackendKind;
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The study manifest.
+    #[arg(default_value = "experiments/quick.toml")]
+    pub study: PathBuf,
+    /// cpu (burn-flex), wgpu (Vulkan/Metal/DX12, or Mesa's lavapipe), cuda (build
+    /// with `--features cuda`), or auto (CUDA when present, else CPU).
+    #[arg(long, default_value = "cpu", env = "OODCAL_BACKEND")]
+    pub backend: BackendKind,
+    /// Only these runs: a run-id prefix or a model label (repeatable).
+    #[arg(long)]
+    pub only: Vec<String>,
+    /// Run at most this many of the runs that still need work.
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+pub fn run(g: &Global, a: &RunArgs) -> Result<ExitCode> {
+    let ctx = Context::open(g, true)?;
+    let study = Study::load(&a.study, &ctx.catalogue)?;
+    let runs = expand(&study, &ctx.catalogue);
+    require_inputs(&ctx, &runs)?;
+    let options = RunOptions {
+        backend: a.backend,
+        only: a.only.clone(),
+        limit: a.limit,
+    };
+    let summary = run_study(&study, &ctx.catalogue, &ctx.roots, &runs, &options)?;
+    print_summary(&summary);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every input of the planned runs must verify before any training starts.
+pub(super) fn require_inputs(ctx: &Context, runs: &[PlannedRun]) -> Result<()> {
+    let lines = super::plan::input_lines(ctx, runs)?;
+    ctx.cache.save()?;
+    let bad: Vec<String> = lines
+        .iter()
+        .filter(|l| l.status != "verified")
+        .map(|l| format!("{}: {}", l.name, l.status))
+        .collect();
+    if !bad.is_empty() {
+        bail!("inputs do not verify:\n  {}", bad.join("\n  "));
+    }
+    Ok(())
+}
+
+pub(super) fn print_summary(s: &StudySummary) {
+    println!(
+        "runs: {} planned, {} selected, {} already recorded, {} completed, {} failed, {} left for later ({})",
+        s.planned,
+        s.selected,
+        s.skipped,
+        s.completed,
+        s.failed,
+        s.deferred,
+        s.runs_dir.display()
+    );
+}

@@ -1,0 +1,222 @@
+//! Walks a study's planned runs: skips those whose record verifies, resumes
+//! interrupted ones from their checkpoints, runs a subset (`--only`, `--limit`)
+//! so a study can be spread over processes or machines.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+
+use super::benchmark::{load_benchmark, BenchmarkSet, Trial};
+use super::code_version::code_version;
+use super::finetune::{FineTuneJob, Start};
+use super::pretrain::{load_corpus, targets};
+use crate::checksum::sha256_bytes;
+use crate::data::augment::FineTuneAug;
+use crate::data::batch::Transform;
+use crate::inputs::{Catalogue, Generator, Roots};
+use crate::record::store::{read_verified, RecordError};
+use crate::record::{RunRecord, RunStatus};
+use crate::study::{zoo_checkpoint, PlannedRun, Study};
+use crate::train::{dispatch, BackendKind};
+
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub backend: BackendKind,
+    /// Only runs whose id starts with, or whose model label equals, one of these.
+    pub only: Vec<String>,
+    /// At most this many runs that still need work.
+    pub limit: Option<usize>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StudySummary {
+    pub planned: usize,
+    pub selected: usize,
+    /// Runs whose record already verified.
+    pub skipped: usize,
+    pub completed: usize,
+    pub failed: usize,
+    /// Selected runs left for later by `--limit`.
+    pub deferred: usize,
+    pub runs_dir: PathBuf,
+}
+
+fn selected<'a>(runs: &'a [PlannedRun], only: &[String]) -> Vec<&'a PlannedRun> {
+    runs.iter()
+        .filter(|r| {
+            only.is_empty()
+                || only
+                    .iter()
+                    .any(|o| r.id.starts_with(o.as_str()) || r.spec.model.name.get_ref() == o)
+        })
+        .collect()
+}
+
+/// Runs (or skips) every selected run of `study`.
+pub fn run_study(
+    study: &Study,
+    catalogue: &Catalogue,
+    roots: &Roots,
+    runs: &[PlannedRun],
+    options: &RunOptions,
+) -> Result<StudySummary> {
+    let runs_dir = roots.repo.join(&study.runs_dir);
+    let chosen = selected(runs, &options.only);
+    if chosen.is_empty() && !options.only.is_empty() {
+        bail!("--only {:?} matches no run of study {}", options.only, study.header.name);
+    }
+    let mut summary = StudySummary {
+        planned: runs.len(),
+        selected: chosen.len(),
+        runs_dir: runs_dir.clone(),
+        ..StudySummary::default()
+    };
+    let mut pending = Vec::new();
+    for run in chosen {
+        match read_verified(&runs_dir.join(&run.id)) {
+            Ok(record) if record.run_id == run.id => summary.skipped += 1,
+            Ok(_) | Err(RecordError::Absent(_)) => pending.push(run),
+            Err(e) => {
+                eprintln!("warning: {e}; running it again");
+                pending.push(run);
+            }
+        }
+    }
+    let limit = options.limit.unwrap_or(usize::MAX);
+    summary.deferred = pending.len().saturating_sub(limit);
+    pending.truncate(limit);
+    if pending.is_empty() {
+        return Ok(summary);
+    }
+    let bench = load_benchmark(&study.benchmark, catalogue, roots)?;
+    let starts = starts(study, catalogue, roots)?;
+    let code = code_version(&roots.repo);
+    let mut trials: BTreeMap<u64, Trial> = BTreeMap::new();
+    let total = pending.len();
+    for (i, run) in pending.into_iter().enumerate() {
+        let seed = run.spec.seed;
+        if !trials.contains_key(&seed) {
+            let aug = Transform::FineTune(FineTuneAug::default());
+            trials.insert(seed, bench.trial(seed, run.spec.augment_id_validation, aug)?);
+        }
+        let trial = &trials[&seed];
+        let label = format!("[{}/{total}] {}", i + 1, run.spec.model.name.get_ref());
+        let record = run_one(study, &bench, trial, run, &starts, &runs_dir, code.clone(), &label, options.backend)?;
+        println!("{}", one_line(&label, run, &record));
+        match record.status {
+            RunStatus::Completed => summary.completed += 1,
+            RunStatus::Failed { .. } => summary.failed += 1,
+        }
+    }
+    Ok(summary)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_one(
+    study: &Study,
+    bench: &BenchmarkSet,
+    trial: &Trial,
+    run: &PlannedRun,
+    starts: &BTreeMap<String, Start>,
+    runs_dir: &std::path::Path,
+    code: crate::record::CodeVersion,
+    label: &str,
+    backend: BackendKind,
+) -> Result<RunRecord> {
+    let start = starts
+        .get(run.spec.model.name.get_ref())
+        .cloned()
+        .unwrap_or(Start::Scratch);
+    let mut inputs = run.spec.inputs.clone();
+    inputs.insert(format!("splits:trial-{}", run.spec.seed), trial.splits.digest());
+    let bar = crate::progress::bar(u64::from(run.spec.steps), label);
+    let job = FineTuneJob {
+        run,
+        study: &study.header.name,
+        set: &bench.set,
+        resolution: bench.resolution,
+        trial,
+        start,
+        dir: runs_dir.join(&run.id),
+        code,
+        inputs,
+        bar: bar.clone(),
+    };
+    let record = dispatch(backend, job)??;
+    bar.finish_and_clear();
+    Ok(record)
+}
+
+fn one_line(label: &str, run: &PlannedRun, record: &RunRecord) -> String {
+    let s = &run.spec;
+    let head = format!(
+        "{label} {} lr={} wd={} seed={}",
+        run.short_id(),
+        s.learning_rate,
+        s.weight_decay,
+        s.seed
+    );
+    match (&record.status, &record.final_metrics) {
+        (RunStatus::Completed, Some(m)) => format!(
+            "{head}: ID acc {:.1}%, OOD acc {:.1}%, OOD ECE {:.1}% ({:.0} s)",
+            m.at.id_accuracy, m.at.ood_accuracy, m.at.ood_ece, record.wall_seconds
+        ),
+        (RunStatus::Failed { step, reason }, _) => format!("{head}: FAILED at step {step}: {reason}"),
+        _ => format!("{head}: completed"),
+    }
+}
+
+/// Each pre-trained model's starting checkpoint, checked against its pin.
+fn starts(study: &Study, catalogue: &Catalogue, roots: &Roots) -> Result<BTreeMap<String, Start>> {
+    let mut out = BTreeMap::new();
+    for target in targets(study, catalogue) {
+        let path = roots.repo.join(&target.zoo.path);
+        let Some(pinned) = target.zoo.pinned_digest(catalogue) else {
+            bail!(
+                "{}: checkpoint {} is not pinned in {}; run `oodcal pretrain {} --pin`",
+                target.zoo.input_name,
+                target.zoo.path,
+                catalogue.file.display(),
+                study.file.display()
+            );
+        };
+        let bytes = std::fs::read(&path).with_context(|| {
+            format!("{}: cannot read (run `oodcal pretrain {}`)", path.display(), study.file.display())
+        })?;
+        let found = sha256_bytes(&bytes);
+        if found != pinned {
+            bail!("{}: sha256 {found} does not match the pinned {pinned}", path.display());
+        }
+        let (classes, images) = corpus_shape(&target.pretrain, catalogue)?;
+        for model in study.models.iter().filter(|m| {
+            zoo_checkpoint(m, &target.pretrain, study.benchmark.resolution, catalogue).input_name
+                == target.zoo.input_name
+                && m.pretrain.as_ref().map(|p| p.get_ref()) == Some(target.pretrain.name.get_ref())
+        }) {
+            out.insert(
+                model.name.get_ref().clone(),
+                Start::Pretrained {
+                    path: path.clone(),
+                    classes,
+                    label: target.pretrain.name.get_ref().clone(),
+                    corpus_images: images,
+                    recipe: target.pretrain.recipe.clone(),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Classes and images of a generated corpus, from its generator settings.
+fn corpus_shape(entry: &crate::study::PretrainEntry, catalogue: &Catalogue) -> Result<(usize, usize)> {
+    let name = entry.corpus.get_ref();
+    match catalogue.get(name).and_then(|i| i.generator.as_ref()) {
+        Some(Generator::GlyphCorpus { classes, images, .. }) => Ok((*classes, *images)),
+        _ => {
+            let set = load_corpus(entry, catalogue)?;
+            Ok((set.class_names.len(), set.len()))
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! One fine-tuning run of the paper's protocol, on any backend: build the
+//! network (pre-trained weights + the task head, or from scratch), train with
+//! ERM, evaluate every K steps, write the record.
+//!
+//! A run folder holds, while the run is in progress, `checkpoint.bin` (model,
+//! optimizer, step, RNG) and `progress.json` (evaluations so far, wall time);
+//! an interrupted run resumes from them. Both are removed once the record is
+//! written.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use burn::module::Module;
+use burn::tensor::backend::AutodiffBackend;
+use indicatif::ProgressBar;
+use serde::{Deserialize, Serialize};
+
+use super::benchmark::{EvalSets, EvalSplit, Trial};
+use super::evaluate::{evaluation, final_metrics, predictions_csv, EvalLogits, SplitLogits};
+use super::sources::PoolSource;
+use crate::data::augment::FineTuneAug;
+use crate::data::batch::Transform;
+use crate::data::ImageSet;
+use crate::model::{Family, HeadMode, ModelSpec, Network, Size};
+use crate::record::store::write_record;
+use crate::record::{CodeVersion, Evaluation, ModelInfo, RunRecord, RunStatus, RECORD_SCHEMA};
+use crate::study::{self, Optimizer, PlannedRun};
+use crate::train::{
+    load_weights, logits_of_trained, train, BackendJob, BatchSource, DeviceInfo, OptimizerSpec,
+    TrainConfig, TrainError, TrainRng,
+};
+
+const CHECKPOINT_FILE: &str = "checkpoint.bin";
+const PROGRESS_FILE: &str = "progress.json";
+/// Images per forward pass during evaluation.
+const EVAL_BATCH: usize = 256;
+
+/// Where a run's weights come from.
+#[derive(Clone, Debug)]
+pub enum Start {
+    Scratch,
+    /// A zoo checkpoint with a `classes`-way pre-training head.
+    Pretrained {
+        path: PathBuf,
+        classes: usize,
+        label: String,
+        corpus_images: usize,
+        recipe: String,
+    },
+}
+
+/// Everything one run needs; `run::<B>` executes it on the chosen backend.
+pub struct FineTuneJob<'a> {
+    pub run: &'a PlannedRun,
+    pub study: &'a str,
+    pub set: &'a ImageSet,
+    pub resolution: usize,
+    pub trial: &'a Trial,
+    pub start: Start,
+    /// `runs/<study>/<run-id>/`.
+    pub dir: PathBuf,
+    pub code: CodeVersion,
+    /// Digests of every input (the spec's plus the split lists).
+    pub inputs: std::collections::BTreeMap<String, String>,
+    /// Advanced once per training step.
+    pub bar: ProgressBar,
+}
+
+/// What survives an interruption besides the checkpoint.
+#[derive(Default, Serialize, Deserialize)]
+struct Progress {
+    evaluations: Vec<Evaluation>,
+    wall_seconds: f64,
+}
+
+impl BackendJob for FineTuneJob<'_> {
+    type Output = Result<RunRecord>;
+
+    fn run<B: AutodiffBackend>(self, device: &B::Device, info: &DeviceInfo) -> Result<RunRecord> {
+        let started = Instant::now();
+        let spec = &self.run.spec;
+        let checkpoint = self.dir.join(CHECKPOINT_FILE);
+        let progress_file = self.dir.join(PROGRESS_FILE);
+        let progress = read_progress(&progress_file, &checkpoint)?;
+        let model = self.build::<B>(device)?;
+        let params = model.num_params();
+        let config = self.config(&checkpoint);
+        let mut source = Ticking {
+            inner: PoolSource::new(
+                self.set,
+                self.trial.train.clone(),
+                spec.batch_per_domain as usize,
+                Transform::FineTune(FineTuneAug::default()),
+                self.resolution,
+                spec.seed,
+            ),
+            bar: &self.bar,
+        };
+        let mut evaluations = progress.evaluations;
+        let mut last: Option<EvalLogits> = None;
+        let wall_before = progress.wall_seconds;
+        let on_eval = |step: usize, model: &Network<B>| -> Result<()> {
+            let logits = eval_logits(model, &self.trial.eval, device);
+            evaluations.retain(|e| e.step < step);
+            evaluations.push(evaluation(step, f64::NAN, &logits)?);
+            let so_far = Progress {
+                evaluations: evaluations.clone(),
+                wall_seconds: wall_before + started.elapsed().as_secs_f64(),
+            };
+            crate::atomic::write(&progress_file, &serde_json::to_vec(&so_far)?)
+                .with_context(|| format!("{}: cannot write", progress_file.display()))?;
+            last = Some(logits);
+            Ok(())
+        };
+        let outcome = train(model, &config, &mut source, on_eval, device);
+        let mut record = self.record(params, info, wall_before + started.elapsed().as_secs_f64());
+        match outcome {
+            Ok(outcome) => {
+                let logits = match last {
+                    Some(l) => l,
+                    None => eval_logits(&outcome.model, &self.trial.eval, device),
+                };
+                fill_losses(&mut evaluations, &outcome.losses);
+                let final_eval = match evaluations.last() {
+                    Some(e) if e.step == outcome.step => e.clone(),
+                    _ => evaluation(outcome.step, mean_loss(&outcome.losses, 0, outcome.step), &logits)?,
+                };
+                record.resumed_from = outcome.resumed_from;
+                record.final_metrics = Some(final_metrics(final_eval, &logits)?);
+                record.evaluations = evaluations;
+                write_record(&self.dir, &mut record, Some(&predictions_csv(&logits)))?;
+            }
+            Err(TrainError::NonFinite { step, loss }) => {
+                evaluations.retain(|e| e.step < step);
+                record.evaluations = evaluations;
+                record.status = RunStatus::Failed {
+                    step,
+                    reason: format!("loss is {loss} at step {step}"),
+                };
+                write_record(&self.dir, &mut record, None)?;
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("run {} failed", self.run.short_id()));
+            }
+        }
+        // The record is committed; the resume state is no longer needed.
+        let _ = std::fs::remove_file(&checkpoint);
+        let _ = std::fs::remove_file(&progress_file);
+        Ok(record)
+    }
+}
+
+impl FineTuneJob<'_> {
+    fn model_spec(&self) -> Result<ModelSpec> {
+        let m = &self.run.spec.model;
+        let family = match m.family.as_str() {
+            "resnet" => Family::ResNet,
+            "vit" => Family::Vit,
+            other => anyhow::bail!("model family `{other}` cannot be trained by this build"),
+        };
+        let size = match m.size.as_str() {
+            "tiny" => Size::Tiny,
+            "small" => Size::Small,
+            "base" => Size::Base,
+            other => anyhow::bail!("model size `{other}` is not one of tiny, small, base"),
+        };
+        Ok(ModelSpec::new(family, size).with_image_size(self.resolution))
+    }
+
+    /// The network the run starts from (its initialisation is seeded by the trial seed).
+    fn build<B: AutodiffBackend>(&self, device: &B::Device) -> Result<Network<B>> {
+        let spec = self.model_spec()?;
+        let seed = self.run.spec.seed;
+        let classes = self.set.class_names.len();
+        let model = match &self.start {
+            Start::Scratch => spec.build::<B>(classes, seed, device)?,
+            Start::Pretrained { path, classes: pre, .. } => {
+                let template = spec.build::<B>(*pre, seed, device)?;
+                let head = match self.run.spec.head {
+                    study::HeadMode::AddLinear => HeadMode::AddLinear,
+                    study::HeadMode::Replace => HeadMode::Replace,
+                };
+                load_weights(path, template, device)?.adapt_head(head, classes, seed)?
+            }
+        };
+        Ok(model)
+    }
+
+    fn config(&self, checkpoint: &Path) -> TrainConfig {
+        let s = &self.run.spec;
+        let (lr, wd) = (s.learning_rate, s.weight_decay);
+        let optimizer = match s.optimizer {
+            Optimizer::Sgd => OptimizerSpec {
+                momentum: s.momentum,
+                ..OptimizerSpec::sgd(lr, wd)
+            },
+            Optimizer::Adam => OptimizerSpec::adam(lr, wd),
+        };
+        let every = s.eval_every as usize;
+        TrainConfig {
+            optimizer,
+            ..TrainConfig::erm(s.steps as usize, self.trial.train.len(), lr, wd, s.seed)
+        }
+        .with_eval_every(every)
+        .with_checkpoint(checkpoint, every)
+    }
+
+    /// The record without results (filled in by the caller).
+    fn record(&self, params: usize, info: &DeviceInfo, wall_seconds: f64) -> RunRecord {
+        let s = &self.run.spec;
+        let (pretraining, pretrain_images, recipe) = match &self.start {
+            Start::Scratch => (None, None, None),
+            Start::Pretrained {
+                label,
+                corpus_images,
+                recipe,
+                ..
+            } => (Some(label.clone()), Some(*corpus_images), Some(recipe.clone())),
+        };
+        RunRecord {
+            schema: RECORD_SCHEMA.to_string(),
+            run_id: self.run.id.clone(),
+            study: self.study.to_string(),
+            status: RunStatus::Completed,
+            spec: s.to_value(),
+            model: ModelInfo {
+                label: s.model.name.get_ref().clone(),
+                family: s.model.family.clone(),
+                size: s.model.size.clone(),
+                params,
+                pretraining,
+                pretrain_images,
+                recipe,
+                optimizer: format!("{:?}", s.optimizer).to_lowercase(),
+                learning_rate: s.learning_rate,
+                weight_decay: s.weight_decay,
+                seed: s.seed,
+            },
+            inputs: self.inputs.clone(),
+            code: self.code.clone(),
+            device: info.clone(),
+            wall_seconds,
+            resumed_from: 0,
+            evaluations: Vec::new(),
+            final_metrics: None,
+            predictions: None,
+        }
+    }
+}
+
+/// Resume state, only meaningful beside a checkpoint.
+fn read_progress(file: &Path, checkpoint: &Path) -> Result<Progress> {
+    if !checkpoint.exists() || !file.exists() {
+        return Ok(Progress::default());
+    }
+    let bytes = std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{}: not valid progress JSON", file.display()))
+}
+
+fn split_logits<B: AutodiffBackend>(
+    model: &Network<B>,
+    split: &EvalSplit,
+    device: &B::Device,
+) -> SplitLogits {
+    SplitLogits {
+        logits: logits_of_trained(model, &split.images, split.shape, EVAL_BATCH, device),
+        labels: split.labels.clone(),
+    }
+}
+
+fn eval_logits<B: AutodiffBackend>(
+    model: &Network<B>,
+    eval: &EvalSets,
+    device: &B::Device,
+) -> EvalLogits {
+    EvalLogits {
+        classes: model.num_classes(),
+        id: split_logits(model, &eval.id, device),
+        ood_in: split_logits(model, &eval.ood_in, device),
+        ood_out: split_logits(model, &eval.ood_out, device),
+    }
+}
+
+/// Mean loss of steps `from+1 ..= to` (1-based steps; `losses[0]` is step 1).
+fn mean_loss(losses: &[f32], from: usize, to: usize) -> f64 {
+    let window = &losses[from.min(losses.len())..to.min(losses.len())];
+    if window.is_empty() {
+        return f64::NAN;
+    }
+    window.iter().map(|&l| f64::from(l)).sum::<f64>() / window.len() as f64
+}
+
+/// Each evaluation's mean training loss since the previous one.
+fn fill_losses(evaluations: &mut [Evaluation], losses: &[f32]) {
+    let mut from = 0;
+    for e in evaluations {
+        e.train_loss = mean_loss(losses, from, e.step);
+        from = e.step;
+    }
+}
+
+/// A batch source that advances a progress bar once per step (domain 0's draw).
+struct Ticking<'a, S> {
+    inner: S,
+    bar: &'a ProgressBar,
+}
+
+impl<S: BatchSource> BatchSource for Ticking<'_, S> {
+    fn next_batch(&mut self, domain: usize, rng: &mut TrainRng) -> anyhow::Result<crate::train::Batch> {
+        if domain == 0 {
+            self.bar.inc(1);
+        }
+        self.inner.next_batch(domain, rng)
+    }
+}

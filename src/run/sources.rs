@@ -1,0 +1,84 @@
+//! Minibatch sources for the trainer: ERM fine-tuning (one minibatch per
+//! training domain) and pre-training (one minibatch from the corpus).
+//!
+//! Both keep no state of their own: each minibatch is keyed by one number
+//! drawn from the trainer's RNG, so a resumed run (whose RNG position is in
+//! the checkpoint) replays exactly the batches of an uninterrupted one.
+
+use rand::Rng;
+
+use crate::data::batch::{make_batch, DomainSampler, Transform};
+use crate::data::preprocess::Normalize;
+use crate::data::ImageSet;
+use crate::train::{Batch, BatchSource, TrainRng};
+
+/// Draws minibatches uniformly with replacement from index pools.
+pub struct PoolSource<'a> {
+    set: &'a ImageSet,
+    /// One sampler per trainer domain (ERM: the training domains' `in` splits;
+    /// pre-training: the whole corpus).
+    samplers: Vec<DomainSampler>,
+    transform: Transform,
+    resolution: usize,
+    seed: u64,
+}
+
+impl<'a> PoolSource<'a> {
+    pub fn new(
+        set: &'a ImageSet,
+        pools: Vec<Vec<usize>>,
+        batch_size: usize,
+        transform: Transform,
+        resolution: usize,
+        seed: u64,
+    ) -> Self {
+        let samplers = pools
+            .into_iter()
+            .enumerate()
+            .map(|(domain, indices)| DomainSampler {
+                indices,
+                batch_size,
+                seed,
+                stream: domain as u64,
+            })
+            .collect();
+        Self {
+            set,
+            samplers,
+            transform,
+            resolution,
+            seed,
+        }
+    }
+}
+
+impl BatchSource for PoolSource<'_> {
+    fn next_batch(&mut self, domain: usize, rng: &mut TrainRng) -> anyhow::Result<Batch> {
+        let sampler = self
+            .samplers
+            .get(domain)
+            .ok_or_else(|| anyhow::anyhow!("no training pool for domain {domain}"))?;
+        let key: u64 = rng.next_u64();
+        let indices = sampler.batch(key);
+        if indices.is_empty() {
+            anyhow::bail!("training pool of domain {domain} is empty");
+        }
+        let classes = self.set.class_names.len();
+        let batch = make_batch(
+            self.set,
+            &indices,
+            &self.transform,
+            self.resolution,
+            Normalize::IMAGENET,
+            self.seed,
+            key,
+        );
+        let soft = batch.mix.is_some().then(|| batch.soft_targets(classes));
+        Ok(Batch {
+            images: batch.data,
+            shape: batch.shape,
+            labels: batch.labels,
+            soft,
+        })
+    }
+}

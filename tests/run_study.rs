@@ -1,0 +1,253 @@
+//! `oodcal pretrain` + `oodcal run` end to end on CPU: a tiny study of a few
+//! runs (seconds each) in a scratch repository, through the real binary.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{oodcal, repo, run};
+use oodcal::record::store::read_verified;
+use oodcal::record::{RunRecord, RunStatus};
+
+/// A scratch repository: the real data manifest and a tiny study.
+struct TinyRepo {
+    dir: tempfile::TempDir,
+}
+
+const TINY_STUDY: &str = r#"
+[study]
+name = "tiny"
+runs_dir = "runs/tiny"
+
+[benchmark]
+dataset = "glyph-dg"
+test_domain = "art"
+resolution = 16
+holdout_fraction = 0.2
+
+[protocol]
+batch_per_domain = 4
+steps = STEPS
+eval_every = EVERY
+optimizers = ["sgd"]
+momentum = 0.9
+learning_rates = [LR]
+weight_decays = [0.0001]
+head = "add-linear"
+selection = "training-domain-validation"
+augment_id_validation = true
+seeds = [0]
+
+[[pretrain]]
+name = "corpus-2k-baseline"
+corpus = "glyph-corpus-2k"
+recipe = "baseline"
+steps = 4
+batch = 8
+learning_rate = 0.002
+seed = 0
+
+[[model]]
+name = "resnet-tiny"
+family = "resnet"
+size = "tiny"
+pretrain = "corpus-2k-baseline"
+
+[[model]]
+name = "vit-tiny-scratch"
+family = "vit"
+size = "tiny"
+"#;
+
+impl TinyRepo {
+    fn new(steps: u32, every: u32, lr: &str) -> TinyRepo {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(repo().join("data-manifest.toml"), dir.path().join("data-manifest.toml"))
+            .unwrap();
+        std::fs::create_dir_all(dir.path().join("experiments")).unwrap();
+        let study = TINY_STUDY
+            .replace("STEPS", &steps.to_string())
+            .replace("EVERY", &every.to_string())
+            .replace("LR", lr);
+        std::fs::write(dir.path().join("experiments/tiny.toml"), study).unwrap();
+        TinyRepo { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = oodcal(&self.path().join("scratch"));
+        cmd.arg("--manifest")
+            .arg(self.path().join("data-manifest.toml"))
+            .args(args)
+            .arg(self.path().join("experiments/tiny.toml"));
+        cmd
+    }
+
+    fn oodcal(&self, args: &[&str]) -> common::Run {
+        let out = run(&mut self.cmd(args));
+        assert_eq!(out.code, 0, "oodcal {args:?}\n{}\n{}", out.stdout, out.stderr);
+        out
+    }
+
+    fn runs_dir(&self) -> PathBuf {
+        self.path().join("runs/tiny")
+    }
+
+    fn record_dirs(&self) -> Vec<PathBuf> {
+        oodcal::record::store::record_dirs(&self.runs_dir()).unwrap()
+    }
+
+    fn records(&self) -> Vec<RunRecord> {
+        self.record_dirs()
+            .iter()
+            .map(|d| read_verified(d).unwrap_or_else(|e| panic!("{e}")))
+            .collect()
+    }
+}
+
+#[test]
+fn tiny_study_runs_skips_and_redoes_only_what_is_missing() {
+    let tiny = TinyRepo::new(6, 3, "0.01");
+    // Without the zoo checkpoint, running is refused with a pointer to pretrain.
+    let refused = run(&mut tiny.cmd(&["run"]));
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains("oodcal pretrain"), "{}", refused.stderr);
+
+    let pre = tiny.oodcal(&["pretrain", "--pin"]);
+    assert!(pre.stdout.contains("trained"), "{}", pre.stdout);
+    let manifest = std::fs::read_to_string(tiny.path().join("data-manifest.toml")).unwrap();
+    assert!(manifest.contains("zoo-resnet-tiny-corpus-2k-baseline"));
+    // Pinned and present: a second pretrain does nothing; --check re-creates it bit for bit.
+    assert!(tiny.oodcal(&["pretrain"]).stdout.contains("up to date"));
+    assert!(tiny.oodcal(&["pretrain", "--check"]).stdout.contains("bit for bit"));
+
+    let first = tiny.oodcal(&["run"]);
+    assert!(first.stdout.contains("2 completed"), "{}", first.stdout);
+    let records = tiny.records();
+    assert_eq!(records.len(), 2);
+    for r in &records {
+        assert_eq!(r.status, RunStatus::Completed);
+        let m = r.final_metrics.as_ref().unwrap();
+        assert_eq!(m.at.step, 6);
+        assert_eq!(r.evaluations.iter().map(|e| e.step).collect::<Vec<_>>(), [3, 6]);
+        assert!((0.0..=100.0).contains(&m.at.ood_accuracy));
+        assert!(m.at.train_loss.is_finite() && m.temperature > 0.0);
+        assert_eq!(r.device.backend, oodcal::train::BackendKind::Cpu);
+        assert!(r.inputs.contains_key("glyph-dg") && r.inputs.contains_key("splits:trial-0"));
+        // No resume state is left behind a finished run.
+        assert!(!tiny.runs_dir().join(&r.run_id).join("checkpoint.bin").exists());
+    }
+    let pretrained = records.iter().find(|r| r.model.label == "resnet-tiny").unwrap();
+    assert!(pretrained.inputs.contains_key("zoo-resnet-tiny-corpus-2k-baseline"));
+    assert_eq!(pretrained.model.pretrain_images, Some(2000));
+
+    // Everything recorded: nothing runs again.
+    let again = tiny.oodcal(&["run"]);
+    assert!(again.stdout.contains("2 already recorded, 0 completed"), "{}", again.stdout);
+
+    // A deleted record is redone, and only that one; a corrupted one too.
+    let dirs = tiny.record_dirs();
+    std::fs::remove_dir_all(&dirs[0]).unwrap();
+    let redo = tiny.oodcal(&["run"]);
+    assert!(redo.stdout.contains("1 already recorded, 1 completed"), "{}", redo.stdout);
+    let record = dirs[1].join("record.json");
+    let text = std::fs::read_to_string(&record).unwrap();
+    std::fs::write(&record, text.replacen("\"ood_accuracy\"", "\"ood_accuracy\" ", 1)).unwrap();
+    let fixed = tiny.oodcal(&["run"]);
+    assert!(fixed.stderr.contains("record.json"), "{}", fixed.stderr);
+    assert!(fixed.stdout.contains("1 completed"), "{}", fixed.stdout);
+    assert_eq!(tiny.records().len(), 2);
+}
+
+#[test]
+fn only_and_limit_select_subsets() {
+    let tiny = TinyRepo::new(2, 2, "0.01");
+    tiny.oodcal(&["pretrain", "--pin"]);
+    let one = tiny.oodcal(&["run", "--only", "vit-tiny-scratch"]);
+    assert!(one.stdout.contains("2 planned, 1 selected"), "{}", one.stdout);
+    assert_eq!(tiny.records()[0].model.label, "vit-tiny-scratch");
+    let limited = tiny.oodcal(&["run", "--limit", "0"]);
+    assert!(limited.stdout.contains("1 left for later"), "{}", limited.stdout);
+    let none = run(&mut tiny.cmd(&["run", "--only", "no-such-model"]));
+    assert_ne!(none.code, 0);
+    assert!(none.stderr.contains("no-such-model"));
+}
+
+#[test]
+fn diverging_run_is_recorded_as_failed_with_its_step() {
+    let tiny = TinyRepo::new(6, 3, "1e30");
+    let out = tiny.oodcal(&["run", "--only", "vit-tiny-scratch"]);
+    assert!(out.stdout.contains("FAILED at step"), "{}", out.stdout);
+    let record = &tiny.records()[0];
+    let RunStatus::Failed { step, reason } = &record.status else {
+        panic!("{:?}", record.status)
+    };
+    assert!((1..=6).contains(step), "{step}");
+    assert!(reason.contains("NaN") || reason.contains("inf"), "{reason}");
+    assert!(record.final_metrics.is_none() && record.predictions.is_none());
+}
+
+/// kill -9 in the middle of a run; `run` again resumes from the last checkpoint
+/// and ends with the same record as an uninterrupted run (CPU is deterministic).
+#[test]
+fn killed_run_resumes_from_its_checkpoint() {
+    let steps = 240;
+    let killed = TinyRepo::new(steps, 20, "0.01");
+    let mut child = killed
+        .cmd(&["run", "--only", "vit-tiny-scratch"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let checkpoint = loop {
+        let found = std::fs::read_dir(killed.runs_dir())
+            .ok()
+            .and_then(|mut d| d.find_map(|e| {
+                let p = e.ok()?.path().join("checkpoint.bin");
+                p.exists().then_some(p)
+            }));
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Let it get past the first checkpoint, then kill without warning.
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    assert!(checkpoint.exists());
+    assert!(killed.record_dirs().iter().all(|d| read_verified(d).is_err()));
+
+    killed.oodcal(&["run", "--only", "vit-tiny-scratch"]);
+    let resumed = &killed.records()[0];
+    assert!(resumed.resumed_from > 0 && resumed.resumed_from < steps as usize, "{}", resumed.resumed_from);
+
+    let clean = TinyRepo::new(steps, 20, "0.01");
+    clean.oodcal(&["run", "--only", "vit-tiny-scratch"]);
+    let straight = &clean.records()[0];
+    assert_eq!(straight.resumed_from, 0);
+    assert_eq!(resumed.run_id, straight.run_id);
+    assert_eq!(resumed.final_metrics, straight.final_metrics);
+    assert_eq!(resumed.evaluations, straight.evaluations);
+    assert_eq!(resumed.predictions, straight.predictions);
+}
+
+/// The same study on wgpu (in CI: Mesa's lavapipe, installed by
+/// `scripts/install-system-deps.sh`): the record names the adapter.
+#[test]
+fn tiny_study_runs_on_wgpu() {
+    let tiny = TinyRepo::new(2, 2, "0.01");
+    tiny.oodcal(&["run", "--backend", "wgpu", "--only", "vit-tiny-scratch"]);
+    let record = &tiny.records()[0];
+    assert_eq!(record.device.backend, oodcal::train::BackendKind::Wgpu);
+    assert!(!record.device.device_name.is_empty());
+    let m = record.final_metrics.as_ref().unwrap();
+    assert!(m.at.train_loss.is_finite() && (0.0..=100.0).contains(&m.at.ood_accuracy));
+}
