@@ -196,17 +196,17 @@ pub fn hash_tree_files(root: &Path, cache: &DigestCache, label: &str) -> io::Res
     let mut section = Section::new();
     let mut cached = cache.cursor(&abs_root);
     let mut new = misses.iter().zip(hashed).peekable();
-    for i in 0..files.len() {
-        let old = cached.find(&files[i].0);
+    for (i, (rel, digest)) in files.iter_mut().enumerate() {
+        let old = cached.find(rel);
         let entry = match new.next_if(|((j, _), _)| *j == i) {
-            Some((_, (digest, entry))) => {
-                files[i].1 = digest;
+            Some((_, (read, entry))) => {
+                *digest = read;
                 entry
             }
             None => old,
         };
         if let Some(e) = entry {
-            section.insert(files[i].0.clone(), e);
+            section.insert(rel.clone(), e);
         }
     }
     cache.replace_section(&abs_root, section);
