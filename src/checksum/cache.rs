@@ -6,22 +6,43 @@
 //! Entries whose mtime was within `RACY_WINDOW_NS` of the moment they were
 //! hashed are not trusted ("racy" entries, as git calls them): the file could
 //! have been written again within the same timestamp tick.
+//!
+//! Entries are grouped in sections, one per folder (an absolute, not
+//! canonical, path), keyed by their `/`-separated path relative to it and
+//! sorted by it: a folder input is one section in the order of its listing,
+//! so checking it is a merge of two sorted sequences; a single file is an
+//! entry of its parent folder's section.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::fs;
 use std::io;
+use std::ops::Range;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::file::sha256_file;
+use super::file::sha256_file_raw;
 
 const RACY_WINDOW_NS: i128 = 2_000_000_000;
 
+/// A SHA-256 as 64 lowercase hex digits (ASCII).
+pub(super) type Hex = [u8; 64];
+
+pub(super) fn to_hex(digest: &[u8; 32]) -> Hex {
+    let mut out = [0u8; 64];
+    hex::encode_to_slice(digest, &mut out).expect("64 hex digits hold 32 bytes");
+    out
+}
+
+pub(super) fn hex_str(hex: &Hex) -> &str {
+    std::str::from_utf8(hex).expect("hex digits are ASCII")
+}
+
 /// File attributes that must match for a cached digest to be trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
+pub(super) struct Stamp {
     size: u64,
     mtime_ns: i128,
     ctime_ns: i128,
@@ -29,7 +50,7 @@ struct Stamp {
 }
 
 impl Stamp {
-    fn of(meta: &fs::Metadata) -> Stamp {
+    pub(super) fn of(meta: &fs::Metadata) -> Stamp {
         Stamp {
             size: meta.len(),
             mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
@@ -39,76 +60,270 @@ impl Stamp {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Entry {
+/// A digest and the attributes its file had when it was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Entry {
     stamp: Stamp,
     hashed_at_ns: i128,
-    sha256: String,
+    sha256: Hex,
 }
 
-/// First line of the cache file. The format is plain tab-separated text
-/// (`sha256, size, mtime_ns, ctime_ns, inode, hashed_at_ns, path` per line):
-/// parsing 10,000 lines of it costs a few milliseconds, which is what keeps a
-/// warm re-verification of PACS an order of magnitude cheaper than hashing.
-const HEADER: &str = "oodcal-digest-cache\t2";
+impl Entry {
+    /// `sha256` of a file read at `hashed_at_ns` (taken before the read) whose
+    /// attributes were `stamp` before and after the read.
+    pub(super) fn new(stamp: Stamp, hashed_at_ns: i128, sha256: Hex) -> Entry {
+        Entry {
+            stamp,
+            hashed_at_ns,
+            sha256,
+        }
+    }
 
-fn parse_line(line: &str) -> Option<(PathBuf, Entry)> {
-    let mut f = line.splitn(7, '\t');
-    let sha256 = f.next()?.to_string();
-    let size = f.next()?.parse().ok()?;
-    let mtime_ns = f.next()?.parse().ok()?;
-    let ctime_ns = f.next()?.parse().ok()?;
-    let inode = f.next()?.parse().ok()?;
-    let hashed_at_ns = f.next()?.parse().ok()?;
-    let path = PathBuf::from(f.next()?);
+    /// Whether this entry may be trusted for a file stamped `stamp`: every
+    /// attribute matches, and the file was not modified within the racy
+    /// window before it was hashed.
+    pub(super) fn trusted_for(&self, stamp: Stamp) -> bool {
+        let racy = self.hashed_at_ns - stamp.mtime_ns < RACY_WINDOW_NS;
+        self.stamp == stamp && !racy
+    }
+
+    pub(super) fn sha256(&self) -> &Hex {
+        &self.sha256
+    }
+}
+
+/// A loaded section: the entry lines of one folder, sorted by relative path,
+/// parsed as they are read (a warm check reads each line once, in order).
+#[derive(Clone, Copy)]
+pub(super) struct SectionView<'a> {
+    lines: &'a str,
+}
+
+impl<'a> SectionView<'a> {
+    /// (relative path, entry), in path-byte order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&'a str, Entry)> + 'a {
+        self.lines.split_terminator('\n').filter_map(parse_entry)
+    }
+
+    /// Looks up ascending relative paths, advancing through the section once.
+    pub(super) fn cursor(&self) -> Cursor<'a> {
+        Cursor {
+            rest: self.lines,
+            ahead: None,
+        }
+    }
+}
+
+/// A position in a section; see `SectionView::cursor`.
+#[derive(Default)]
+pub(super) struct Cursor<'a> {
+    rest: &'a str,
+    /// The entry read last, when it sorted after the path asked for.
+    ahead: Option<(&'a str, Entry)>,
+}
+
+impl Cursor<'_> {
+    /// The entry for `rel`, which must sort after every path asked before.
+    pub(super) fn find(&mut self, rel: &str) -> Option<Entry> {
+        loop {
+            let (line_rel, entry) = match self.ahead.take() {
+                Some(next) => next,
+                None => {
+                    if self.rest.is_empty() {
+                        return None;
+                    }
+                    let (line, rest) = self.rest.split_once('\n').unwrap_or((self.rest, ""));
+                    self.rest = rest;
+                    match parse_entry(line) {
+                        Some(next) => next,
+                        None => continue,
+                    }
+                }
+            };
+            match line_rel.cmp(rel) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => return Some(entry),
+                std::cmp::Ordering::Greater => {
+                    self.ahead = Some((line_rel, entry));
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// New entries of one folder, by relative path.
+pub(super) type Section = BTreeMap<String, Entry>;
+
+/// First line of the cache file. The format is plain text: after the header,
+/// a line holding an absolute folder path opens that folder's section, whose
+/// entry lines follow, sorted by relative path: `sha256, size, mtime_ns,
+/// ctime_ns, inode, hashed_at_ns, relative path`, separated by tabs. The last
+/// line, `end <checksum>`, holds a 64-bit checksum of everything before it.
+/// (Version 2 keyed every entry by its absolute path, in no order.)
+const HEADER: &str = "oodcal-digest-cache\t3\n";
+const FOOTER: &str = "end\t";
+
+/// The sections of a cache file (folder → byte range of its entry lines),
+/// or `None` unless it is complete and undamaged: this version, and the
+/// checksum of the end line matches. A damaged cache is rebuilt, never partly
+/// trusted; checking a checksum costs far less than parsing every line.
+fn parse(text: &str) -> Option<HashMap<PathBuf, Range<usize>>> {
+    let body = text.strip_suffix('\n')?;
+    let footer_at = body.rfind('\n').map_or(0, |i| i + 1);
+    let sum = body[footer_at..].strip_prefix(FOOTER)?;
+    let body = &text[..footer_at];
+    if !body.starts_with(HEADER) || sum != format!("{:016x}", checksum(body.as_bytes())) {
+        return None;
+    }
+    let mut sections = HashMap::new();
+    let mut open: Option<(PathBuf, usize)> = None;
+    let mut at = HEADER.len();
+    while at < footer_at {
+        let end = at + body[at..].find('\n')?;
+        if body[at..].starts_with('/') {
+            if let Some((dir, start)) = open.take() {
+                sections.insert(dir, start..at);
+            }
+            open = Some((PathBuf::from(&body[at..end]), end + 1));
+        } else if open.is_none() {
+            return None;
+        }
+        at = end + 1;
+    }
+    if let Some((dir, start)) = open {
+        sections.insert(dir, start..footer_at);
+    }
+    Some(sections)
+}
+
+/// A 64-bit checksum that any change of one 8-byte word always alters
+/// (every step is a bijection of the state); not cryptographic: it guards
+/// against damage, and whoever can write the cache can write the data too.
+fn checksum(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let step = |h: u64, w: u64| {
+        let h = (h ^ w).wrapping_mul(K);
+        h ^ (h >> 29)
+    };
+    let mut lanes = [1u64, 2, 3, 4].map(|i| i.wrapping_mul(K) ^ bytes.len() as u64);
+    let mut blocks = bytes.chunks_exact(32);
+    for block in &mut blocks {
+        for (lane, w) in lanes.iter_mut().zip(block.chunks_exact(8)) {
+            *lane = step(*lane, u64::from_le_bytes(w.try_into().expect("8 bytes")));
+        }
+    }
+    let mut tail = [0u8; 32];
+    tail[..blocks.remainder().len()].copy_from_slice(blocks.remainder());
+    for (lane, w) in lanes.iter_mut().zip(tail.chunks_exact(8)) {
+        *lane = step(*lane, u64::from_le_bytes(w.try_into().expect("8 bytes")));
+    }
+    lanes.into_iter().fold(0, step)
+}
+
+/// One entry line; `None` if it is malformed (never trusted, then). One
+/// pass over its bytes: 10,000 of these are most of a warm check's own work.
+fn parse_entry(line: &str) -> Option<(&str, Entry)> {
+    let b = line.as_bytes();
+    let sha256: Hex = b.get(..64)?.try_into().ok()?;
+    let is_hex = |c: &u8| c.is_ascii_digit() || (b'a'..=b'f').contains(c);
+    if !sha256.iter().all(is_hex) || b.get(64) != Some(&b'\t') {
+        return None;
+    }
+    let mut at = 65;
+    let mut field = || {
+        let len = b[at..].iter().position(|&c| c == b'\t')?;
+        let n = parse_int(&b[at..at + len]);
+        at += len + 1;
+        n
+    };
+    let size = field()?.try_into().ok()?;
+    let mtime_ns = field()?;
+    let ctime_ns = field()?;
+    let inode = field()?.try_into().ok()?;
+    let hashed_at_ns = field()?;
+    let rel = &line[at..];
+    if rel.is_empty() {
+        return None;
+    }
     let stamp = Stamp {
         size,
         mtime_ns,
         ctime_ns,
         inode,
     };
-    (sha256.len() == 64).then_some((
-        path,
-        Entry {
-            stamp,
-            hashed_at_ns,
-            sha256,
-        },
-    ))
+    Some((rel, Entry::new(stamp, hashed_at_ns, sha256)))
 }
 
-fn parse(text: &str) -> HashMap<PathBuf, Entry> {
-    let mut lines = text.lines();
-    if lines.next() != Some(HEADER) {
-        return HashMap::new();
+/// A decimal integer (`-`? digits, at most 38 of them): a plain loop over
+/// bytes, in 64 bits while it fits (nanosecond times have 19 digits), several
+/// times faster than `str::parse::<i128>`.
+fn parse_int(s: &[u8]) -> Option<i128> {
+    let (negative, digits) = match s.strip_prefix(b"-") {
+        Some(d) => (true, d),
+        None => (false, s),
+    };
+    if digits.is_empty() || digits.len() > 38 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
     }
-    lines.filter_map(parse_line).collect()
+    let (head, tail) = digits.split_at(digits.len().min(19));
+    let mut n = i128::from(head.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')));
+    for d in tail {
+        n = n * 10 + i128::from(d - b'0');
+    }
+    Some(if negative { -n } else { n })
 }
 
-fn render(entries: &HashMap<PathBuf, Entry>) -> String {
-    let mut out = String::with_capacity(entries.len() * 160);
+fn render(sections: &BTreeMap<PathBuf, Section>) -> String {
+    let n: usize = sections.values().map(BTreeMap::len).sum();
+    let mut out = String::with_capacity(64 + n * 160);
     out.push_str(HEADER);
-    out.push('\n');
-    for (path, e) in entries {
-        let Some(p) = path.to_str().filter(|p| !p.contains('\n')) else {
+    for (dir, section) in sections {
+        let Some(d) = dir
+            .to_str()
+            .filter(|d| d.starts_with('/') && !d.contains('\n'))
+        else {
             continue;
         };
-        let s = e.stamp;
-        out.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{p}\n",
-            e.sha256, s.size, s.mtime_ns, s.ctime_ns, s.inode, e.hashed_at_ns
-        ));
+        out.push_str(d);
+        out.push('\n');
+        for (rel, e) in section {
+            if rel.is_empty() || rel.contains('\n') {
+                continue;
+            }
+            let s = e.stamp;
+            let _ = writeln!(
+                out,
+                "{}\t{}\t{}\t{}\t{}\t{}\t{rel}",
+                hex_str(&e.sha256),
+                s.size,
+                s.mtime_ns,
+                s.ctime_ns,
+                s.inode,
+                e.hashed_at_ns
+            );
+        }
     }
+    let sum = checksum(out.as_bytes());
+    let _ = writeln!(out, "{FOOTER}{sum:016x}");
     out
 }
 
-/// Thread-safe digest cache; `save` writes it back atomically.
+/// What this process adds: per folder, entries to merge into the loaded
+/// section, or (`true`) a complete new section that replaces it.
+type Added = HashMap<PathBuf, (bool, Section)>;
+
+/// Thread-safe digest cache; `save` writes it back atomically, and only when
+/// something was added.
 pub struct DigestCache {
     file: Option<PathBuf>,
-    /// Entries loaded from disk: read-only, so parallel lookups take no lock.
-    loaded: HashMap<PathBuf, Entry>,
+    /// The loaded file's text, which `loaded` points into.
+    text: String,
+    /// Sections loaded from disk (byte ranges of `text`): read-only, so
+    /// parallel lookups take no lock.
+    loaded: HashMap<PathBuf, Range<usize>>,
     /// Digests computed by this process, merged in when saving.
-    added: Mutex<HashMap<PathBuf, Entry>>,
+    added: Mutex<Added>,
 }
 
 impl DigestCache {
@@ -116,63 +331,110 @@ impl DigestCache {
     pub fn disabled() -> DigestCache {
         DigestCache {
             file: None,
+            text: String::new(),
             loaded: HashMap::new(),
             added: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Loads the cache at `file`; a missing, unreadable or foreign-format
-    /// cache is simply empty (it only ever saves work, never decides results).
+    /// Loads the cache at `file`; a missing, unreadable, damaged or
+    /// foreign-format cache is simply empty (it only ever saves work, never
+    /// decides results).
     pub fn load(file: &Path) -> DigestCache {
-        let loaded = fs::read_to_string(file)
-            .map(|text| parse(&text))
-            .unwrap_or_default();
+        let text = fs::read_to_string(file).unwrap_or_default();
+        let (text, loaded) = match parse(&text) {
+            Some(loaded) => (text, loaded),
+            None => (String::new(), HashMap::new()),
+        };
         DigestCache {
             file: Some(file.to_path_buf()),
+            text,
             loaded,
             added: Mutex::new(HashMap::new()),
         }
     }
 
+    /// A cursor over the loaded entries of folder `dir` (absolute).
+    pub(super) fn cursor(&self, dir: &Path) -> Cursor<'_> {
+        self.section(dir).map(|s| s.cursor()).unwrap_or_default()
+    }
+
+    /// The loaded entries of folder `dir` (absolute), if any.
+    pub(super) fn section(&self, dir: &Path) -> Option<SectionView<'_>> {
+        let range = self.loaded.get(dir)?.clone();
+        Some(SectionView {
+            lines: &self.text[range],
+        })
+    }
+
     /// SHA-256 of `path`, from the cache when its attributes are unchanged.
     pub fn digest(&self, path: &Path) -> io::Result<String> {
-        // Absolute but not canonical: resolving every component of 10,000
-        // paths would cost more than the whole warm check. A symbolic link is
-        // keyed by its own path with its target's stamp, so retargeting it
-        // (another inode) still invalidates the entry.
-        let key = std::path::absolute(path)?;
-        let stamp = Stamp::of(&fs::metadata(&key)?);
-        if let Some(hit) = self.lookup(&key, stamp) {
+        let abs = std::path::absolute(path)?;
+        let stamp = Stamp::of(&fs::metadata(&abs)?);
+        if let Some(hit) = self.lookup(&abs, stamp) {
             return Ok(hit);
         }
         let hashed_at_ns = now_ns();
-        let sha256 = sha256_file(&key)?;
+        let sha256 = to_hex(&sha256_file_raw(&abs)?);
         // Re-stat: if the file changed while we read it, do not cache.
-        if Stamp::of(&fs::metadata(&key)?) == stamp {
-            self.store(key, stamp, hashed_at_ns, sha256.clone());
+        if Stamp::of(&fs::metadata(&abs)?) == stamp {
+            self.store(&abs, Entry::new(stamp, hashed_at_ns, sha256));
         }
-        Ok(sha256)
+        Ok(hex_str(&sha256).to_string())
     }
 
-    fn lookup(&self, key: &Path, stamp: Stamp) -> Option<String> {
-        let e = self.loaded.get(key)?;
-        let racy = e.hashed_at_ns - stamp.mtime_ns < RACY_WINDOW_NS;
-        (e.stamp == stamp && !racy).then(|| e.sha256.clone())
+    /// The bytes of `path` and their SHA-256, which comes from the cache when
+    /// the file's attributes are the same before and after the read and
+    /// match a trusted entry.
+    pub fn read_with_digest(&self, path: &Path) -> io::Result<(Vec<u8>, String)> {
+        let abs = std::path::absolute(path)?;
+        let stamp = Stamp::of(&fs::metadata(&abs)?);
+        let hashed_at_ns = now_ns();
+        let bytes = fs::read(&abs)?;
+        let unchanged = Stamp::of(&fs::metadata(&abs)?) == stamp;
+        if unchanged {
+            if let Some(hit) = self.lookup(&abs, stamp) {
+                return Ok((bytes, hit));
+            }
+        }
+        let sha256 = super::sha256_bytes(&bytes);
+        if unchanged {
+            let hex = sha256.as_bytes().try_into().expect("64 hex digits");
+            self.store(&abs, Entry::new(stamp, hashed_at_ns, hex));
+        }
+        Ok((bytes, sha256))
     }
 
-    fn store(&self, key: PathBuf, stamp: Stamp, hashed_at_ns: i128, sha256: String) {
-        let entry = Entry {
-            stamp,
-            hashed_at_ns,
-            sha256,
+    /// A trusted digest of the file at absolute path `abs`, keyed (file name
+    /// in its folder's section) by its path, not canonicalised: resolving
+    /// every component would cost more than the check. A symbolic link is
+    /// keyed by its own path with its target's stamp, so retargeting it
+    /// (another inode) still invalidates the entry.
+    fn lookup(&self, abs: &Path, stamp: Stamp) -> Option<String> {
+        let (dir, name) = split(abs)?;
+        let e = self.section(dir)?.cursor().find(name)?;
+        e.trusted_for(stamp).then(|| hex_str(&e.sha256).to_string())
+    }
+
+    fn store(&self, abs: &Path, entry: Entry) {
+        let Some((dir, name)) = split(abs) else {
+            return;
         };
+        let mut added = self.added.lock().expect("cache lock poisoned");
+        let section = &mut added.entry(dir.to_path_buf()).or_default().1;
+        section.insert(name.to_string(), entry);
+    }
+
+    /// Replaces folder `dir`'s section (entries of files no longer there go).
+    pub(super) fn replace_section(&self, dir: &Path, section: Section) {
         self.added
             .lock()
             .expect("cache lock poisoned")
-            .insert(key, entry);
+            .insert(dir.to_path_buf(), (true, section));
     }
 
-    /// Writes the cache back (temp file + rename) if anything was added.
+    /// Writes the cache back (temp file + rename) if anything was added;
+    /// otherwise leaves the file untouched.
     pub fn save(&self) -> io::Result<()> {
         let Some(file) = &self.file else {
             return Ok(());
@@ -181,14 +443,31 @@ impl DigestCache {
         if added.is_empty() {
             return Ok(());
         }
-        let mut all = self.loaded.clone();
-        all.extend(added.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let text = render(&all);
-        crate::atomic::write(file, text.as_bytes())
+        let mut all: BTreeMap<PathBuf, Section> = BTreeMap::new();
+        for dir in self.loaded.keys() {
+            let view = self.section(dir).expect("a loaded section");
+            let section = view.iter().map(|(r, e)| (r.to_string(), e)).collect();
+            all.insert(dir.clone(), section);
+        }
+        for (dir, (replace, section)) in added.iter() {
+            if *replace {
+                all.insert(dir.clone(), section.clone());
+            } else {
+                all.entry(dir.clone())
+                    .or_default()
+                    .extend(section.iter().map(|(k, v)| (k.clone(), *v)));
+            }
+        }
+        crate::atomic::write(file, render(&all).as_bytes())
     }
 }
 
-fn now_ns() -> i128 {
+/// A file's folder and its name, the key of its entry.
+fn split(abs: &Path) -> Option<(&Path, &str)> {
+    Some((abs.parent()?, abs.file_name()?.to_str()?))
+}
+
+pub(super) fn now_ns() -> i128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as i128)
@@ -198,6 +477,31 @@ fn now_ns() -> i128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
+
+    fn sha(bytes: &[u8]) -> String {
+        super::super::sha256_bytes(bytes)
+    }
+
+    fn entries(cache: &DigestCache) -> usize {
+        let sections = cache.loaded.keys().filter_map(|d| cache.section(d));
+        sections.map(|s| s.iter().count()).sum()
+    }
+
+    /// Sets a file's mtime to `secs_ago` seconds in the past.
+    fn age(path: &Path, secs_ago: u64) {
+        set_mtime(path, SystemTime::now() - Duration::from_secs(secs_ago));
+    }
+
+    fn set_mtime(path: &Path, t: SystemTime) {
+        fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    }
 
     #[test]
     fn edits_invalidate_and_racy_entries_are_rehashed() {
@@ -206,33 +510,161 @@ mod tests {
         fs::write(&f, b"one").unwrap();
         let cache_file = dir.path().join("cache.tsv");
         let cache = DigestCache::load(&cache_file);
-        let sha = super::super::sha256_bytes;
         assert_eq!(cache.digest(&f).unwrap(), sha(b"one"));
         cache.save().unwrap();
         // Same size, rewritten at once (same mtime tick is possible): the
         // reloaded entry must not be trusted.
         fs::write(&f, b"two").unwrap();
         let reloaded = DigestCache::load(&cache_file);
-        assert_eq!(reloaded.loaded.len(), 1);
+        assert_eq!(entries(&reloaded), 1);
         assert_eq!(reloaded.digest(&f).unwrap(), sha(b"two"));
     }
+
+    /// A cache file whose only entry, for `f` as stamped `stamp`, carries a
+    /// sentinel digest and is otherwise trusted: a digest equal to the
+    /// sentinel was served without reading.
+    fn sentinel_cache(dir: &Path, f: &Path, stamp: Stamp) -> DigestCache {
+        let abs = std::path::absolute(f).unwrap();
+        let (folder, name) = split(&abs).unwrap();
+        let entry = Entry::new(stamp, stamp.mtime_ns + 10 * RACY_WINDOW_NS, [b'e'; 64]);
+        let sections = BTreeMap::from([(
+            folder.to_path_buf(),
+            Section::from([(name.to_string(), entry)]),
+        )]);
+        let cache_file = dir.join("sentinel-cache");
+        fs::write(&cache_file, render(&sections)).unwrap();
+        let cache = DigestCache::load(&cache_file);
+        assert_eq!(entries(&cache), 1);
+        cache
+    }
+
+    const SENTINEL: &str = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
 
     #[test]
     fn trusted_entry_is_served_without_reading() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("old.bin");
         fs::write(&f, b"content").unwrap();
-        let mut cache = DigestCache::disabled();
-        let key = std::path::absolute(&f).unwrap();
-        let stamp = Stamp::of(&fs::metadata(&key).unwrap());
-        // Pretend it was hashed long after its mtime, with a sentinel digest:
-        // a hit must return the sentinel, proving no read happened.
-        let entry = Entry {
-            stamp,
-            hashed_at_ns: stamp.mtime_ns + 10 * RACY_WINDOW_NS,
-            sha256: "sentinel".into(),
-        };
-        cache.loaded.insert(key, entry);
-        assert_eq!(cache.digest(&f).unwrap(), "sentinel");
+        let stamp = Stamp::of(&fs::metadata(&f).unwrap());
+        let cache = sentinel_cache(dir.path(), &f, stamp);
+        assert_eq!(cache.digest(&f).unwrap(), SENTINEL);
+        let (bytes, digest) = cache.read_with_digest(&f).unwrap();
+        assert_eq!(
+            (bytes.as_slice(), digest.as_str()),
+            (&b"content"[..], SENTINEL)
+        );
+    }
+
+    #[test]
+    fn same_size_and_restored_mtime_is_still_rehashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("old.bin");
+        fs::write(&f, b"content").unwrap();
+        age(&f, 3600);
+        let before = fs::metadata(&f).unwrap();
+        let mtime = before.modified().unwrap();
+        // In place: same inode, same size, mtime put back; only ctime moves.
+        let stamp = Stamp::of(&before);
+        std::thread::sleep(Duration::from_millis(20));
+        fs::write(&f, b"CONTENT").unwrap();
+        set_mtime(&f, mtime);
+        let after = fs::metadata(&f).unwrap();
+        assert_eq!((after.ino(), after.len()), (before.ino(), before.len()));
+        assert_eq!(after.modified().unwrap(), mtime);
+        let cache = sentinel_cache(dir.path(), &f, stamp);
+        assert_eq!(cache.digest(&f).unwrap(), sha(b"CONTENT"));
+        assert_eq!(cache.read_with_digest(&f).unwrap().1, sha(b"CONTENT"));
+        // Replaced by another file (another inode), mtime put back too.
+        let stamp = Stamp::of(&after);
+        let g = dir.path().join("new.bin");
+        fs::write(&g, b"cOnTeNt").unwrap();
+        fs::rename(&g, &f).unwrap();
+        set_mtime(&f, mtime);
+        let cache = sentinel_cache(dir.path(), &f, stamp);
+        assert_eq!(cache.digest(&f).unwrap(), sha(b"cOnTeNt"));
+        // A change of attributes alone (chmod) moves ctime: re-hashed too.
+        let stamp = Stamp::of(&fs::metadata(&f).unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o600)).unwrap();
+        let cache = sentinel_cache(dir.path(), &f, stamp);
+        assert_eq!(cache.digest(&f).unwrap(), sha(b"cOnTeNt"));
+    }
+
+    #[test]
+    fn damaged_or_foreign_cache_is_ignored_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache_file = dir.path().join("cache.tsv");
+        let cache = DigestCache::load(&cache_file);
+        for name in ["a.bin", "b.bin", "c.bin"] {
+            let f = dir.path().join(name);
+            fs::write(&f, name).unwrap();
+            age(&f, 3600);
+            cache.digest(&f).unwrap();
+        }
+        cache.save().unwrap();
+        let good = fs::read_to_string(&cache_file).unwrap();
+        assert_eq!(entries(&DigestCache::load(&cache_file)), 3);
+        let lines: Vec<&str> = good.lines().collect();
+        assert_eq!(lines.len(), 6, "{good}");
+        let without = |i: usize| good.replacen(&format!("{}\n", lines[i]), "", 1);
+        let mut flipped = good.clone().into_bytes();
+        flipped[good.find("\t3").unwrap() + 10] ^= 0x01;
+        let damaged = [
+            good[..good.rfind(FOOTER).unwrap()].to_string(),
+            good.trim_end().to_string(),
+            String::from_utf8(flipped).unwrap(),
+            good.replacen(lines[2], &lines[2].replacen('\t', " ", 1), 1),
+            good.replacen(lines[2], &lines[2].to_uppercase(), 1),
+            good.replacen("cache\t3", "cache\t2", 1),
+            without(3),
+            without(1),
+            good.replacen(lines[2], lines[3], 1),
+            format!("{good}{}\n", lines[3]),
+            String::new(),
+        ];
+        for bad in damaged {
+            assert!(parse(&bad).is_none(), "{bad}");
+            fs::write(&cache_file, &bad).unwrap();
+            assert_eq!(entries(&DigestCache::load(&cache_file)), 0);
+        }
+        // The checksum alters with any one word, wherever it is.
+        let base = vec![7u8; 101];
+        for i in 0..base.len() {
+            let mut b = base.clone();
+            b[i] ^= 0x80;
+            assert_ne!(checksum(&b), checksum(&base), "byte {i}");
+        }
+        let int = |s: &str| parse_int(s.as_bytes());
+        assert_eq!(int("-120"), Some(-120));
+        assert_eq!(int("1795839946990772734"), Some(1795839946990772734));
+        assert_eq!(int("99999999999999999999"), Some(99999999999999999999));
+        assert_eq!(int(&i128::MIN.to_string()[1..]), None);
+        for bad in ["", "-", "+1", "1a", " 1"] {
+            assert_eq!(int(bad), None);
+        }
+    }
+
+    #[test]
+    fn unchanged_cache_is_not_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("a.bin");
+        fs::write(&f, b"a").unwrap();
+        age(&f, 3600);
+        let cache_file = dir.path().join("cache.tsv");
+        let cache = DigestCache::load(&cache_file);
+        cache.digest(&f).unwrap();
+        cache.save().unwrap();
+        let before = fs::metadata(&cache_file).unwrap();
+        let bytes = fs::read(&cache_file).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let warm = DigestCache::load(&cache_file);
+        assert_eq!(warm.digest(&f).unwrap(), sha(b"a"));
+        warm.save().unwrap();
+        let after = fs::metadata(&cache_file).unwrap();
+        assert_eq!(fs::read(&cache_file).unwrap(), bytes);
+        assert_eq!(
+            (after.ino(), after.modified().unwrap()),
+            (before.ino(), before.modified().unwrap())
+        );
     }
 }

@@ -16,6 +16,11 @@ pub fn sha256_bytes(bytes: &[u8]) -> String {
 /// Hex SHA-256 of a file's contents, read in chunks so large weights files do
 /// not need to fit in memory twice.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
+    sha256_file_raw(path).map(hex::encode)
+}
+
+/// SHA-256 of a file's contents, as bytes.
+pub(super) fn sha256_file_raw(path: &Path) -> io::Result<[u8; 32]> {
     let mut file = File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; CHUNK];
@@ -26,7 +31,9 @@ pub fn sha256_file(path: &Path) -> io::Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hex::encode(hasher.finalize()))
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&hasher.finalize());
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -54,10 +54,16 @@ impl Listing {
 
     /// Adds one file, refusing paths the format cannot represent.
     pub fn insert(&mut self, path: String, digest: String) -> Result<(), ListingError> {
-        if path.contains('\n') || path.contains('\\') {
-            return Err(ListingError::UnsupportedPath(path));
-        }
+        Self::check_path(&path)?;
         self.files.insert(path, digest);
+        Ok(())
+    }
+
+    /// Refuses paths the format cannot represent.
+    pub fn check_path(path: &str) -> Result<(), ListingError> {
+        if path.contains('\n') || path.contains('\\') {
+            return Err(ListingError::UnsupportedPath(path.to_string()));
+        }
         Ok(())
     }
 

@@ -14,4 +14,4 @@ mod tree;
 pub use cache::DigestCache;
 pub use file::{sha256_bytes, sha256_file};
 pub use listing::{Listing, ListingError, TREE_DIGEST_VERSION};
-pub use tree::{hash_tree, list_files, TreeDiff};
+pub use tree::{hash_tree, hash_tree_files, list_files, TreeDiff, TreeHashes};

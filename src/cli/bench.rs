@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use super::{Context, Global};
-use crate::checksum::{hash_tree, DigestCache};
+use crate::checksum::{hash_tree_files, list_files, DigestCache};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -28,10 +28,13 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 3)]
         repeats: usize,
     },
-    /// Hashing a folder cold (no cache) and warm (cache), e.g. PACS (peer: sha256sum).
+    /// Checking a folder cold (empty digest cache) and warm (cache), e.g. PACS (peer: sha256sum).
     Verify {
         /// The folder to hash (default: <data-root>/PACS).
         folder: Option<PathBuf>,
+        /// Runs of each measurement; medians are printed.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
     },
     /// Decode + augment throughput of an image folder, cold and cached (default: PACS).
     Pipeline {
@@ -52,7 +55,7 @@ pub fn run(g: &Global, a: &BenchArgs) -> Result<ExitCode> {
             classes,
             repeats,
         } => bench_metrics(*rows, *classes, *repeats),
-        BenchWhat::Verify { folder } => bench_verify(g, folder.clone()),
+        BenchWhat::Verify { folder, repeats } => bench_verify(g, folder.clone(), *repeats),
         BenchWhat::Pipeline {
             folder,
             cache_size,
@@ -87,27 +90,147 @@ fn default_folder(g: &Global, folder: Option<PathBuf>) -> Result<PathBuf> {
     Ok(folder.unwrap_or_else(|| ctx.roots.data.join("PACS")))
 }
 
-fn bench_verify(g: &Global, folder: Option<PathBuf>) -> Result<()> {
-    let folder = default_folder(g, folder)?;
-    let scratch = tempfile::tempdir()?;
-    let cache_file = scratch.path().join("digests.json");
-    let t = Instant::now();
-    let cold = DigestCache::load(&cache_file);
-    let listing = hash_tree(&folder, &cold, "cold")?;
-    cold.save()?;
-    let cold_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let warm = DigestCache::load(&cache_file);
-    let again = hash_tree(&folder, &warm, "warm")?;
-    let warm_s = t.elapsed().as_secs_f64();
-    anyhow::ensure!(listing == again, "warm and cold listings differ");
+/// Cold and warm checks of a folder, in process (walk, stat, hash through
+/// the digest cache, canonical listing, cache save) and, when the folder is a
+/// manifest input, as whole `oodcal verify NAME` commands (process start,
+/// manifest, listing check included); `sha256sum` over the same files, in the
+/// same run, is the peer. Each figure is the median of `repeats` runs.
+fn bench_verify(g: &Global, folder: Option<PathBuf>, repeats: usize) -> Result<()> {
+    let ctx = Context::open(g, false)?;
+    let folder = folder.unwrap_or_else(|| ctx.roots.data.join("PACS"));
+    let repeats = repeats.max(1);
+    let mut cold = Vec::new();
+    let mut warm = Vec::new();
+    let mut text = String::new();
+    for _ in 0..repeats {
+        let scratch = tempfile::tempdir()?;
+        let cache_file = scratch.path().join("digests");
+        let check = |label: &str| -> Result<(f64, String)> {
+            let t = Instant::now();
+            let cache = DigestCache::load(&cache_file);
+            let text = hash_tree_files(&folder, &cache, label)?.to_text()?;
+            cache.save()?;
+            Ok((t.elapsed().as_secs_f64(), text))
+        };
+        let (c, cold_text) = check("cold")?;
+        let written = std::fs::read(&cache_file)?;
+        let (w, warm_text) = check("warm")?;
+        anyhow::ensure!(cold_text == warm_text, "warm and cold listings differ");
+        anyhow::ensure!(
+            std::fs::read(&cache_file)? == written,
+            "an unchanged warm check rewrote the cache"
+        );
+        cold.push(c);
+        warm.push(w);
+        text = cold_text;
+    }
+    let (cold, warm) = (median(&mut cold), median(&mut warm));
     println!(
-        "{} files: cold {cold_s:.3}s, warm {warm_s:.3}s ({:.1}x faster), tree digest {}",
-        listing.files.len(),
-        cold_s / warm_s,
-        listing.tree_digest()
+        "{} files, tree digest {}",
+        text.lines().count(),
+        crate::checksum::sha256_bytes(text.as_bytes())
     );
+    println!(
+        "in process:    cold {:.1} ms, warm {:.1} ms ({:.1}x)",
+        cold * 1e3,
+        warm * 1e3,
+        cold / warm
+    );
+    if let Some(input) = ctx
+        .catalogue
+        .inputs
+        .iter()
+        .find(|i| i.listing.is_some() && ctx.roots.base(i.location).join(&i.path) == folder)
+    {
+        let (cold, warm) = time_verify_command(g, &ctx, &input.name, repeats)?;
+        println!(
+            "oodcal verify {}: cold {:.1} ms, warm {:.1} ms ({:.1}x)",
+            input.name,
+            cold * 1e3,
+            warm * 1e3,
+            cold / warm
+        );
+    }
+    match time_sha256sum(&folder, &text, repeats)? {
+        Some(s) => println!(
+            "sha256sum (1 thread, same files, same output): {:.1} ms ({:.1}x cold, {:.0}x warm in process)",
+            s * 1e3,
+            s / cold,
+            s / warm
+        ),
+        None => println!("sha256sum: not available"),
+    }
     Ok(())
+}
+
+fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// Median wall times of `oodcal verify NAME` with an empty, then a warm, cache.
+fn time_verify_command(
+    g: &Global,
+    ctx: &Context,
+    name: &str,
+    repeats: usize,
+) -> Result<(f64, f64)> {
+    let exe = std::env::current_exe()?;
+    let (mut cold, mut warm) = (Vec::new(), Vec::new());
+    for _ in 0..repeats {
+        let scratch = tempfile::tempdir()?;
+        for times in [&mut cold, &mut warm] {
+            let t = Instant::now();
+            let out = std::process::Command::new(&exe)
+                .arg("verify")
+                .arg(name)
+                .arg("--manifest")
+                .arg(&g.manifest)
+                .arg("--data-root")
+                .arg(&ctx.roots.data)
+                .arg("--cache-dir")
+                .arg(scratch.path())
+                .output()?;
+            times.push(t.elapsed().as_secs_f64());
+            anyhow::ensure!(
+                out.status.success(),
+                "oodcal verify {name} failed:\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+    }
+    Ok((median(&mut cold), median(&mut warm)))
+}
+
+/// Median wall time of `sha256sum` over the files of `expected` (run inside
+/// `folder`, sorted paths as arguments, so its output must equal `expected`).
+fn time_sha256sum(folder: &std::path::Path, expected: &str, repeats: usize) -> Result<Option<f64>> {
+    let files = list_files(folder)?;
+    let mut times = Vec::new();
+    for _ in 0..repeats {
+        let t = Instant::now();
+        let mut output = Vec::new();
+        for chunk in files.chunks(2000) {
+            let out = match std::process::Command::new("sha256sum")
+                .arg("--")
+                .args(chunk)
+                .current_dir(folder)
+                .output()
+            {
+                Ok(out) => out,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            anyhow::ensure!(out.status.success(), "sha256sum failed");
+            output.extend(out.stdout);
+        }
+        times.push(t.elapsed().as_secs_f64());
+        anyhow::ensure!(
+            output == expected.as_bytes(),
+            "sha256sum's listing differs from oodcal's"
+        );
+    }
+    Ok(Some(median(&mut times)))
 }
 
 fn bench_pipeline(

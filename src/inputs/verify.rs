@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::catalogue::Input;
 use super::roots::Roots;
-use crate::checksum::{hash_tree, sha256_bytes, DigestCache, Listing, TreeDiff};
+use crate::checksum::{hash_tree_files, DigestCache, Listing, TreeDiff};
 
 /// The outcome of checking one input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,11 +141,21 @@ fn verify_tree(
     cache: &DigestCache,
     label: &str,
 ) -> std::io::Result<Verdict> {
-    let pinned = match load_listing(listing_file, tree_sha256) {
-        Ok(l) => l,
+    let pinned_text = match read_listing(listing_file, tree_sha256, cache) {
+        Ok(text) => text,
         Err(why) => return Ok(Verdict::BadListing(why)),
     };
-    let actual = hash_tree(folder, cache, label)?;
+    let actual = hash_tree_files(folder, cache, label)?;
+    // The usual case: the folder's canonical listing is the pinned file, byte
+    // for byte (so the pinned file parses, and nothing differs).
+    if actual.is_text(pinned_text.as_bytes()) {
+        return Ok(Verdict::Ok);
+    }
+    let pinned = match Listing::parse(&pinned_text, listing_file) {
+        Ok(l) => l,
+        Err(e) => return Ok(Verdict::BadListing(e.to_string())),
+    };
+    let actual = actual.to_listing().map_err(std::io::Error::other)?;
     let diff = TreeDiff::between(&pinned, &actual);
     Ok(if diff.is_clean() {
         Verdict::Ok
@@ -157,14 +167,20 @@ fn verify_tree(
 /// Reads a listing and checks it against the manifest's tree digest, so an
 /// edited listing cannot make a drifted folder look clean.
 pub fn load_listing(file: &Path, tree_sha256: &str) -> Result<Listing, String> {
-    let text = std::fs::read_to_string(file)
+    let text = read_listing(file, tree_sha256, &DigestCache::disabled())?;
+    Listing::parse(&text, file).map_err(|e| e.to_string())
+}
+
+/// The text of a listing file whose SHA-256 (through `cache`) is `tree_sha256`.
+fn read_listing(file: &Path, tree_sha256: &str, cache: &DigestCache) -> Result<String, String> {
+    let (bytes, digest) = cache
+        .read_with_digest(file)
         .map_err(|e| format!("listing {}: cannot read: {e}", file.display()))?;
-    let digest = sha256_bytes(text.as_bytes());
     if digest != tree_sha256 {
         return Err(format!(
             "listing {} has sha256 {digest}, but the manifest pins tree_sha256 {tree_sha256}",
             file.display()
         ));
     }
-    Listing::parse(&text, file).map_err(|e| e.to_string())
+    String::from_utf8(bytes).map_err(|e| format!("listing {}: {e}", file.display()))
 }
