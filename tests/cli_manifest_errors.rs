@@ -39,7 +39,7 @@ fn assert_located(out: &common::Run, line: usize, col: usize, words: &str) {
 #[test]
 fn unknown_key() {
     let dir = tempfile::tempdir().unwrap();
-    let text = quick().replacen("steps = 120", "steps = 120\nstepz = 3", 1);
+    let text = quick().replacen("steps = 40", "steps = 40\nstepz = 3", 1);
     let out = plan_text(dir.path(), &text);
     assert_located(&out, line_of(&text, "stepz"), 1, "unknown field `stepz`");
 }
@@ -47,7 +47,7 @@ fn unknown_key() {
 #[test]
 fn wrong_type() {
     let dir = tempfile::tempdir().unwrap();
-    let text = quick().replacen("eval_every = 40", "eval_every = \"forty\"", 1);
+    let text = quick().replacen("eval_every = 20", "eval_every = \"twenty\"", 1);
     let out = plan_text(dir.path(), &text);
     assert_located(&out, line_of(&text, "eval_every"), 14, "invalid type");
 }

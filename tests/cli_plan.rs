@@ -62,7 +62,7 @@ fn any_change_of_a_field_or_an_input_digest_changes_ids() {
     ));
 
     // A protocol field: every run changes.
-    let steps = quick.replacen("steps = 120", "steps = 121", 1);
+    let steps = quick.replacen("steps = 40", "steps = 41", 1);
     let changed = ids(&plan_json(
         dir,
         &write_study("steps.toml", &steps),
@@ -72,8 +72,8 @@ fn any_change_of_a_field_or_an_input_digest_changes_ids() {
 
     // One pre-training field: only runs of models using that recipe change.
     let recipe = quick.replacen(
-        "recipe = \"cutmix\"\nsteps = 1500",
-        "recipe = \"cutmix\"\nsteps = 1501",
+        "recipe = \"cutmix\"\nsteps = 250",
+        "recipe = \"cutmix\"\nsteps = 251",
         1,
     );
     let changed = ids(&plan_json(
@@ -82,7 +82,7 @@ fn any_change_of_a_field_or_an_input_digest_changes_ids() {
         &manifest,
     ));
     let differing = base.iter().zip(&changed).filter(|(a, b)| a != b).count();
-    assert_eq!(differing, 4, "only resnet-small-cutmix's 4 runs");
+    assert_eq!(differing, 4, "only resnet-tiny-cutmix's 4 runs");
 
     // An input digest: re-pinning glyph-corpus-2k changes only its model's runs.
     let at = manifest_text.find("name = \"glyph-corpus-2k\"").unwrap();
@@ -98,7 +98,7 @@ fn any_change_of_a_field_or_an_input_digest_changes_ids() {
         &manifest2,
     ));
     let differing = base.iter().zip(&changed).filter(|(a, b)| a != b).count();
-    assert_eq!(differing, 4, "only resnet-small-2k's 4 runs");
+    assert_eq!(differing, 4, "only resnet-tiny-2k's 4 runs");
 }
 
 #[test]

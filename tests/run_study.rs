@@ -64,8 +64,11 @@ size = "tiny"
 impl TinyRepo {
     fn new(steps: u32, every: u32, lr: &str) -> TinyRepo {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(repo().join("data-manifest.toml"), dir.path().join("data-manifest.toml"))
-            .unwrap();
+        std::fs::copy(
+            repo().join("data-manifest.toml"),
+            dir.path().join("data-manifest.toml"),
+        )
+        .unwrap();
         std::fs::create_dir_all(dir.path().join("experiments")).unwrap();
         let study = TINY_STUDY
             .replace("STEPS", &steps.to_string())
@@ -90,7 +93,11 @@ impl TinyRepo {
 
     fn oodcal(&self, args: &[&str]) -> common::Run {
         let out = run(&mut self.cmd(args));
-        assert_eq!(out.code, 0, "oodcal {args:?}\n{}\n{}", out.stdout, out.stderr);
+        assert_eq!(
+            out.code, 0,
+            "oodcal {args:?}\n{}\n{}",
+            out.stdout, out.stderr
+        );
         out
     }
 
@@ -116,7 +123,11 @@ fn tiny_study_runs_skips_and_redoes_only_what_is_missing() {
     // Without the zoo checkpoint, running is refused with a pointer to pretrain.
     let refused = run(&mut tiny.cmd(&["run"]));
     assert_ne!(refused.code, 0);
-    assert!(refused.stderr.contains("oodcal pretrain"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("oodcal pretrain"),
+        "{}",
+        refused.stderr
+    );
 
     let pre = tiny.oodcal(&["pretrain", "--pin"]);
     assert!(pre.stdout.contains("trained"), "{}", pre.stdout);
@@ -124,7 +135,10 @@ fn tiny_study_runs_skips_and_redoes_only_what_is_missing() {
     assert!(manifest.contains("zoo-resnet-tiny-corpus-2k-baseline"));
     // Pinned and present: a second pretrain does nothing; --check re-creates it bit for bit.
     assert!(tiny.oodcal(&["pretrain"]).stdout.contains("up to date"));
-    assert!(tiny.oodcal(&["pretrain", "--check"]).stdout.contains("bit for bit"));
+    assert!(tiny
+        .oodcal(&["pretrain", "--check"])
+        .stdout
+        .contains("bit for bit"));
 
     let first = tiny.oodcal(&["run"]);
     assert!(first.stdout.contains("2 completed"), "{}", first.stdout);
@@ -134,30 +148,54 @@ fn tiny_study_runs_skips_and_redoes_only_what_is_missing() {
         assert_eq!(r.status, RunStatus::Completed);
         let m = r.final_metrics.as_ref().unwrap();
         assert_eq!(m.at.step, 6);
-        assert_eq!(r.evaluations.iter().map(|e| e.step).collect::<Vec<_>>(), [3, 6]);
+        assert_eq!(
+            r.evaluations.iter().map(|e| e.step).collect::<Vec<_>>(),
+            [3, 6]
+        );
         assert!((0.0..=100.0).contains(&m.at.ood_accuracy));
         assert!(m.at.train_loss.is_finite() && m.temperature > 0.0);
         assert_eq!(r.device.backend, oodcal::train::BackendKind::Cpu);
         assert!(r.inputs.contains_key("glyph-dg") && r.inputs.contains_key("splits:trial-0"));
         // No resume state is left behind a finished run.
-        assert!(!tiny.runs_dir().join(&r.run_id).join("checkpoint.bin").exists());
+        assert!(!tiny
+            .runs_dir()
+            .join(&r.run_id)
+            .join("checkpoint.bin")
+            .exists());
     }
-    let pretrained = records.iter().find(|r| r.model.label == "resnet-tiny").unwrap();
-    assert!(pretrained.inputs.contains_key("zoo-resnet-tiny-corpus-2k-baseline"));
+    let pretrained = records
+        .iter()
+        .find(|r| r.model.label == "resnet-tiny")
+        .unwrap();
+    assert!(pretrained
+        .inputs
+        .contains_key("zoo-resnet-tiny-corpus-2k-baseline"));
     assert_eq!(pretrained.model.pretrain_images, Some(2000));
 
     // Everything recorded: nothing runs again.
     let again = tiny.oodcal(&["run"]);
-    assert!(again.stdout.contains("2 already recorded, 0 completed"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("2 already recorded, 0 completed"),
+        "{}",
+        again.stdout
+    );
 
     // A deleted record is redone, and only that one; a corrupted one too.
     let dirs = tiny.record_dirs();
     std::fs::remove_dir_all(&dirs[0]).unwrap();
     let redo = tiny.oodcal(&["run"]);
-    assert!(redo.stdout.contains("1 already recorded, 1 completed"), "{}", redo.stdout);
+    assert!(
+        redo.stdout.contains("1 already recorded, 1 completed"),
+        "{}",
+        redo.stdout
+    );
     let record = dirs[1].join("record.json");
     let text = std::fs::read_to_string(&record).unwrap();
-    std::fs::write(&record, text.replacen("\"ood_accuracy\"", "\"ood_accuracy\" ", 1)).unwrap();
+    std::fs::write(
+        &record,
+        text.replacen("\"ood_accuracy\"", "\"ood_accuracy\" ", 1),
+    )
+    .unwrap();
     let fixed = tiny.oodcal(&["run"]);
     assert!(fixed.stderr.contains("record.json"), "{}", fixed.stderr);
     assert!(fixed.stdout.contains("1 completed"), "{}", fixed.stdout);
@@ -169,10 +207,18 @@ fn only_and_limit_select_subsets() {
     let tiny = TinyRepo::new(2, 2, "0.01");
     tiny.oodcal(&["pretrain", "--pin"]);
     let one = tiny.oodcal(&["run", "--only", "vit-tiny-scratch"]);
-    assert!(one.stdout.contains("2 planned, 1 selected"), "{}", one.stdout);
+    assert!(
+        one.stdout.contains("2 planned, 1 selected"),
+        "{}",
+        one.stdout
+    );
     assert_eq!(tiny.records()[0].model.label, "vit-tiny-scratch");
     let limited = tiny.oodcal(&["run", "--limit", "0"]);
-    assert!(limited.stdout.contains("1 left for later"), "{}", limited.stdout);
+    assert!(
+        limited.stdout.contains("1 left for later"),
+        "{}",
+        limited.stdout
+    );
     let none = run(&mut tiny.cmd(&["run", "--only", "no-such-model"]));
     assert_ne!(none.code, 0);
     assert!(none.stderr.contains("no-such-model"));
@@ -206,12 +252,12 @@ fn killed_run_resumes_from_its_checkpoint() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(300);
     let checkpoint = loop {
-        let found = std::fs::read_dir(killed.runs_dir())
-            .ok()
-            .and_then(|mut d| d.find_map(|e| {
+        let found = std::fs::read_dir(killed.runs_dir()).ok().and_then(|mut d| {
+            d.find_map(|e| {
                 let p = e.ok()?.path().join("checkpoint.bin");
                 p.exists().then_some(p)
-            }));
+            })
+        });
         if let Some(p) = found {
             break p;
         }
@@ -223,11 +269,18 @@ fn killed_run_resumes_from_its_checkpoint() {
     child.kill().unwrap(); // SIGKILL on Unix
     child.wait().unwrap();
     assert!(checkpoint.exists());
-    assert!(killed.record_dirs().iter().all(|d| read_verified(d).is_err()));
+    assert!(killed
+        .record_dirs()
+        .iter()
+        .all(|d| read_verified(d).is_err()));
 
     killed.oodcal(&["run", "--only", "vit-tiny-scratch"]);
     let resumed = &killed.records()[0];
-    assert!(resumed.resumed_from > 0 && resumed.resumed_from < steps as usize, "{}", resumed.resumed_from);
+    assert!(
+        resumed.resumed_from > 0 && resumed.resumed_from < steps as usize,
+        "{}",
+        resumed.resumed_from
+    );
 
     let clean = TinyRepo::new(steps, 20, "0.01");
     clean.oodcal(&["run", "--only", "vit-tiny-scratch"]);

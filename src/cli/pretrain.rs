@@ -42,7 +42,15 @@ pub fn run(g: &Global, a: &PretrainArgs) -> Result<ExitCode> {
     let results = pretrain_study(&study, &ctx.catalogue, &ctx.roots, &options)?;
     let differing = results
         .iter()
-        .filter(|(_, o)| matches!(o, PretrainOutcome::Checked { identical: false, .. }))
+        .filter(|(_, o)| {
+            matches!(
+                o,
+                PretrainOutcome::Checked {
+                    identical: false,
+                    ..
+                }
+            )
+        })
         .count();
     Ok(match differing {
         0 => ExitCode::SUCCESS,

@@ -27,12 +27,19 @@ pub fn run(g: &Global, a: &ReproduceArgs) -> Result<ExitCode> {
     let ctx = Context::open(g, true)?;
     let study = Study::load(&a.study, &ctx.catalogue)?;
     let runs = expand(&study, &ctx.catalogue);
-    println!("[1/3] plan: {} runs of study {}", runs.len(), study.header.name);
+    println!(
+        "[1/3] plan: {} runs of study {}",
+        runs.len(),
+        study.header.name
+    );
     super::run::require_inputs(&ctx, &runs)?;
     let plan_file = ctx.roots.repo.join(&study.runs_dir).join("plan.json");
     let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
     crate::atomic::write(&plan_file, serde_json::to_string_pretty(&ids)?.as_bytes())?;
-    println!("      inputs verified; plan written to {}", plan_file.display());
+    println!(
+        "      inputs verified; plan written to {}",
+        plan_file.display()
+    );
     println!("[2/3] run");
     let options = RunOptions {
         backend: a.backend,

@@ -61,7 +61,10 @@ pub struct RunRecord {
 pub enum RunStatus {
     Completed,
     /// Loss became NaN/inf (or training failed otherwise) at `step`; never a result.
-    Failed { step: usize, reason: String },
+    Failed {
+        step: usize,
+        reason: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -69,7 +69,11 @@ pub fn read_verified(dir: &Path) -> Result<RunRecord, RecordError> {
         return Err(RecordError::Absent(dir.to_path_buf()));
     }
     let line = std::fs::read_to_string(&digest_path).map_err(io(&digest_path))?;
-    let expected = line.split_whitespace().next().unwrap_or_default().to_string();
+    let expected = line
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
     let bytes = std::fs::read(&path).map_err(io(&path))?;
     let found = sha256_bytes(&bytes);
     if found != expected {

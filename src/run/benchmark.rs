@@ -64,7 +64,9 @@ pub fn load_benchmark(
         .with_context(|| format!("dataset `{name}` is not in {}", catalogue.file.display()))?;
     let digest = input
         .digest()
-        .with_context(|| format!("input `{name}` has no pinned digest: pin it first (`oodcal fetch --pin`)"))?
+        .with_context(|| {
+            format!("input `{name}` has no pinned digest: pin it first (`oodcal fetch --pin`)")
+        })?
         .to_string();
     let resolution = benchmark.resolution as usize;
     let set = match &input.generator {
@@ -158,4 +160,3 @@ impl BenchmarkSet {
         self.set.class_names.len()
     }
 }
-

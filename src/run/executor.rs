@@ -2,6 +2,7 @@
 //! interrupted ones from their checkpoints, runs a subset (`--only`, `--limit`)
 //! so a study can be spread over processes or machines.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -64,7 +65,11 @@ pub fn run_study(
     let runs_dir = roots.repo.join(&study.runs_dir);
     let chosen = selected(runs, &options.only);
     if chosen.is_empty() && !options.only.is_empty() {
-        bail!("--only {:?} matches no run of study {}", options.only, study.header.name);
+        bail!(
+            "--only {:?} matches no run of study {}",
+            options.only,
+            study.header.name
+        );
     }
     let mut summary = StudySummary {
         planned: runs.len(),
@@ -96,13 +101,25 @@ pub fn run_study(
     let total = pending.len();
     for (i, run) in pending.into_iter().enumerate() {
         let seed = run.spec.seed;
-        if !trials.contains_key(&seed) {
-            let aug = Transform::FineTune(FineTuneAug::default());
-            trials.insert(seed, bench.trial(seed, run.spec.augment_id_validation, aug)?);
-        }
-        let trial = &trials[&seed];
+        let trial = match trials.entry(seed) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(slot) => {
+                let aug = Transform::FineTune(FineTuneAug::default());
+                slot.insert(bench.trial(seed, run.spec.augment_id_validation, aug)?)
+            }
+        };
         let label = format!("[{}/{total}] {}", i + 1, run.spec.model.name.get_ref());
-        let record = run_one(study, &bench, trial, run, &starts, &runs_dir, code.clone(), &label, options.backend)?;
+        let record = run_one(
+            study,
+            &bench,
+            trial,
+            run,
+            &starts,
+            &runs_dir,
+            code.clone(),
+            &label,
+            options.backend,
+        )?;
         println!("{}", one_line(&label, run, &record));
         match record.status {
             RunStatus::Completed => summary.completed += 1,
@@ -129,7 +146,10 @@ fn run_one(
         .cloned()
         .unwrap_or(Start::Scratch);
     let mut inputs = run.spec.inputs.clone();
-    inputs.insert(format!("splits:trial-{}", run.spec.seed), trial.splits.digest());
+    inputs.insert(
+        format!("splits:trial-{}", run.spec.seed),
+        trial.splits.digest(),
+    );
     let bar = crate::progress::bar(u64::from(run.spec.steps), label);
     let job = FineTuneJob {
         run,
@@ -162,7 +182,9 @@ fn one_line(label: &str, run: &PlannedRun, record: &RunRecord) -> String {
             "{head}: ID acc {:.1}%, OOD acc {:.1}%, OOD ECE {:.1}% ({:.0} s)",
             m.at.id_accuracy, m.at.ood_accuracy, m.at.ood_ece, record.wall_seconds
         ),
-        (RunStatus::Failed { step, reason }, _) => format!("{head}: FAILED at step {step}: {reason}"),
+        (RunStatus::Failed { step, reason }, _) => {
+            format!("{head}: FAILED at step {step}: {reason}")
+        }
         _ => format!("{head}: completed"),
     }
 }
@@ -182,11 +204,18 @@ fn starts(study: &Study, catalogue: &Catalogue, roots: &Roots) -> Result<BTreeMa
             );
         };
         let bytes = std::fs::read(&path).with_context(|| {
-            format!("{}: cannot read (run `oodcal pretrain {}`)", path.display(), study.file.display())
+            format!(
+                "{}: cannot read (run `oodcal pretrain {}`)",
+                path.display(),
+                study.file.display()
+            )
         })?;
         let found = sha256_bytes(&bytes);
         if found != pinned {
-            bail!("{}: sha256 {found} does not match the pinned {pinned}", path.display());
+            bail!(
+                "{}: sha256 {found} does not match the pinned {pinned}",
+                path.display()
+            );
         }
         let (classes, images) = corpus_shape(&target.pretrain, catalogue)?;
         for model in study.models.iter().filter(|m| {
@@ -210,10 +239,15 @@ fn starts(study: &Study, catalogue: &Catalogue, roots: &Roots) -> Result<BTreeMa
 }
 
 /// Classes and images of a generated corpus, from its generator settings.
-fn corpus_shape(entry: &crate::study::PretrainEntry, catalogue: &Catalogue) -> Result<(usize, usize)> {
+fn corpus_shape(
+    entry: &crate::study::PretrainEntry,
+    catalogue: &Catalogue,
+) -> Result<(usize, usize)> {
     let name = entry.corpus.get_ref();
     match catalogue.get(name).and_then(|i| i.generator.as_ref()) {
-        Some(Generator::GlyphCorpus { classes, images, .. }) => Ok((*classes, *images)),
+        Some(Generator::GlyphCorpus {
+            classes, images, ..
+        }) => Ok((*classes, *images)),
         _ => {
             let set = load_corpus(entry, catalogue)?;
             Ok((set.class_names.len(), set.len()))

@@ -124,7 +124,11 @@ impl BackendJob for FineTuneJob<'_> {
                 fill_losses(&mut evaluations, &outcome.losses);
                 let final_eval = match evaluations.last() {
                     Some(e) if e.step == outcome.step => e.clone(),
-                    _ => evaluation(outcome.step, mean_loss(&outcome.losses, 0, outcome.step), &logits)?,
+                    _ => evaluation(
+                        outcome.step,
+                        mean_loss(&outcome.losses, 0, outcome.step),
+                        &logits,
+                    )?,
                 };
                 record.resumed_from = outcome.resumed_from;
                 record.final_metrics = Some(final_metrics(final_eval, &logits)?);
@@ -175,7 +179,9 @@ impl FineTuneJob<'_> {
         let classes = self.set.class_names.len();
         let model = match &self.start {
             Start::Scratch => spec.build::<B>(classes, seed, device)?,
-            Start::Pretrained { path, classes: pre, .. } => {
+            Start::Pretrained {
+                path, classes: pre, ..
+            } => {
                 let template = spec.build::<B>(*pre, seed, device)?;
                 let head = match self.run.spec.head {
                     study::HeadMode::AddLinear => HeadMode::AddLinear,
@@ -216,7 +222,11 @@ impl FineTuneJob<'_> {
                 corpus_images,
                 recipe,
                 ..
-            } => (Some(label.clone()), Some(*corpus_images), Some(recipe.clone())),
+            } => (
+                Some(label.clone()),
+                Some(*corpus_images),
+                Some(recipe.clone()),
+            ),
         };
         RunRecord {
             schema: RECORD_SCHEMA.to_string(),
@@ -255,7 +265,8 @@ fn read_progress(file: &Path, checkpoint: &Path) -> Result<Progress> {
         return Ok(Progress::default());
     }
     let bytes = std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| format!("{}: not valid progress JSON", file.display()))
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not valid progress JSON", file.display()))
 }
 
 fn split_logits<B: AutodiffBackend>(
@@ -307,7 +318,11 @@ struct Ticking<'a, S> {
 }
 
 impl<S: BatchSource> BatchSource for Ticking<'_, S> {
-    fn next_batch(&mut self, domain: usize, rng: &mut TrainRng) -> anyhow::Result<crate::train::Batch> {
+    fn next_batch(
+        &mut self,
+        domain: usize,
+        rng: &mut TrainRng,
+    ) -> anyhow::Result<crate::train::Batch> {
         if domain == 0 {
             self.bar.inc(1);
         }

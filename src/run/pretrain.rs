@@ -55,16 +55,25 @@ pub struct PretrainTarget {
 pub enum PretrainOutcome {
     /// Present and matching its pin.
     UpToDate,
-    Trained { sha256: String, seconds: f64 },
+    Trained {
+        sha256: String,
+        seconds: f64,
+    },
     /// `--check`: re-created, and identical (or not) to the pinned file.
-    Checked { identical: bool, sha256: String },
+    Checked {
+        identical: bool,
+        sha256: String,
+    },
 }
 
 /// The distinct (model architecture, pre-training) pairs of a study.
 pub fn targets(study: &Study, catalogue: &Catalogue) -> Vec<PretrainTarget> {
     let mut out: Vec<PretrainTarget> = Vec::new();
     for model in &study.models {
-        let Some(entry) = model.pretrain.as_ref().and_then(|p| study.pretrain_entry(p.get_ref()))
+        let Some(entry) = model
+            .pretrain
+            .as_ref()
+            .and_then(|p| study.pretrain_entry(p.get_ref()))
         else {
             continue;
         };
@@ -89,7 +98,13 @@ pub fn pretrain_study(
 ) -> Result<Vec<(PretrainTarget, PretrainOutcome)>> {
     let selected: Vec<PretrainTarget> = targets(study, catalogue)
         .into_iter()
-        .filter(|t| options.only.is_empty() || options.only.iter().any(|o| t.zoo.input_name.contains(o.as_str())))
+        .filter(|t| {
+            options.only.is_empty()
+                || options
+                    .only
+                    .iter()
+                    .any(|o| t.zoo.input_name.contains(o.as_str()))
+        })
         .collect();
     let mut results = Vec::new();
     for (i, target) in selected.iter().enumerate() {
@@ -98,15 +113,34 @@ pub fn pretrain_study(
         let present = file_digest(&path);
         let label = format!("[{}/{}] {}", i + 1, selected.len(), target.zoo.input_name);
         let outcome = if options.check {
-            let scratch = roots.cache.join("pretrain-check").join(path.file_name().unwrap_or_default());
-            let sha256 = train_checkpoint(study, catalogue, roots, target, &scratch, options.backend, &label)?;
+            let scratch = roots
+                .cache
+                .join("pretrain-check")
+                .join(path.file_name().unwrap_or_default());
+            let sha256 = train_checkpoint(
+                study,
+                catalogue,
+                roots,
+                target,
+                &scratch,
+                options.backend,
+                &label,
+            )?;
             let identical = pinned == Some(sha256.as_str());
             PretrainOutcome::Checked { identical, sha256 }
         } else if present.is_some() && present.as_deref() == pinned {
             PretrainOutcome::UpToDate
         } else {
             let started = std::time::Instant::now();
-            let sha256 = train_checkpoint(study, catalogue, roots, target, &path, options.backend, &label)?;
+            let sha256 = train_checkpoint(
+                study,
+                catalogue,
+                roots,
+                target,
+                &path,
+                options.backend,
+                &label,
+            )?;
             if options.pin {
                 pin_checkpoint(catalogue, target, &sha256, &path)?;
             }
@@ -127,10 +161,16 @@ fn describe(outcome: &PretrainOutcome) -> String {
         PretrainOutcome::Trained { sha256, seconds } => {
             format!("trained in {seconds:.0} s, sha256 {sha256}")
         }
-        PretrainOutcome::Checked { identical: true, sha256 } => {
+        PretrainOutcome::Checked {
+            identical: true,
+            sha256,
+        } => {
             format!("re-created bit for bit ({sha256})")
         }
-        PretrainOutcome::Checked { identical: false, sha256 } => {
+        PretrainOutcome::Checked {
+            identical: false,
+            sha256,
+        } => {
             format!("DIFFERS from the pinned checkpoint (re-created {sha256})")
         }
     }
@@ -143,14 +183,19 @@ fn file_digest(path: &Path) -> Option<String> {
 /// The corpus images, regenerated and checked against the pin.
 pub fn load_corpus(entry: &PretrainEntry, catalogue: &Catalogue) -> Result<ImageSet> {
     let name = entry.corpus.get_ref();
-    let input = catalogue.get(name).with_context(|| format!("corpus `{name}` is not in {}", catalogue.file.display()))?;
+    let input = catalogue
+        .get(name)
+        .with_context(|| format!("corpus `{name}` is not in {}", catalogue.file.display()))?;
     let Some(generator @ Generator::GlyphCorpus { .. }) = &input.generator else {
         bail!("corpus `{name}` is not a generated corpus");
     };
     let set = generator.generate()?;
     if let Some(pin) = input.digest() {
         if set.digest() != pin {
-            bail!("corpus `{name}`: generated {} but the manifest pins {pin}", set.digest());
+            bail!(
+                "corpus `{name}`: generated {} but the manifest pins {pin}",
+                set.digest()
+            );
         }
     }
     Ok(set)
@@ -160,20 +205,32 @@ pub fn recipe(entry: &PretrainEntry) -> Result<Recipe> {
     Recipe::DEFAULTS
         .into_iter()
         .find(|r| r.name() == entry.recipe)
-        .with_context(|| format!("pretrain `{}`: unknown recipe `{}`", entry.name.get_ref(), entry.recipe))
+        .with_context(|| {
+            format!(
+                "pretrain `{}`: unknown recipe `{}`",
+                entry.name.get_ref(),
+                entry.recipe
+            )
+        })
 }
 
 pub fn model_spec(model: &ModelEntry, resolution: u32) -> Result<ModelSpec> {
     let family = match model.family.as_str() {
         "resnet" => Family::ResNet,
         "vit" => Family::Vit,
-        other => bail!("model `{}`: family `{other}` has no oodcal pre-training", model.name.get_ref()),
+        other => bail!(
+            "model `{}`: family `{other}` has no oodcal pre-training",
+            model.name.get_ref()
+        ),
     };
     let size = match model.size.as_str() {
         "tiny" => Size::Tiny,
         "small" => Size::Small,
         "base" => Size::Base,
-        other => bail!("model `{}`: size `{other}` is not tiny, small or base", model.name.get_ref()),
+        other => bail!(
+            "model `{}`: size `{other}` is not tiny, small or base",
+            model.name.get_ref()
+        ),
     };
     Ok(ModelSpec::new(family, size).with_image_size(resolution as usize))
 }
@@ -196,7 +253,10 @@ fn train_checkpoint(
         corpus: &corpus,
         resolution: study.benchmark.resolution as usize,
         out: out.to_path_buf(),
-        resume: roots.cache.join("pretrain").join(format!("{}.ckpt", target.zoo.key)),
+        resume: roots
+            .cache
+            .join("pretrain")
+            .join(format!("{}.ckpt", target.zoo.key)),
         bar: crate::progress::bar(u64::from(target.pretrain.steps), label),
     };
     dispatch(backend, job)??;
@@ -204,7 +264,12 @@ fn train_checkpoint(
     Ok(sha256_bytes(&bytes))
 }
 
-fn pin_checkpoint(catalogue: &Catalogue, target: &PretrainTarget, sha256: &str, path: &Path) -> Result<()> {
+fn pin_checkpoint(
+    catalogue: &Catalogue,
+    target: &PretrainTarget,
+    sha256: &str,
+    path: &Path,
+) -> Result<()> {
     let t = target;
     let source = format!(
         "Pre-trained by `oodcal pretrain` ({}): {}-{} on `{}`, recipe {}, {} steps × {} images, lr {}, seed {}; key {}",
@@ -227,11 +292,18 @@ fn pin_checkpoint(catalogue: &Catalogue, target: &PretrainTarget, sha256: &str, 
             ("location", "repo".to_string()),
             ("path", t.zoo.path.clone()),
             ("source", source),
-            ("licence", "Apache-2.0 (trained by this package)".to_string()),
+            (
+                "licence",
+                "Apache-2.0 (trained by this package)".to_string(),
+            ),
             ("sha256", sha256.to_string()),
         ],
     )?;
-    eprintln!("pinned {} in {}", t.zoo.input_name, catalogue.file.display());
+    eprintln!(
+        "pinned {} in {}",
+        t.zoo.input_name,
+        catalogue.file.display()
+    );
     Ok(())
 }
 
@@ -257,8 +329,11 @@ impl BackendJob for PretrainJob<'_> {
         let model = self.spec.build::<B>(classes, e.seed, device)?;
         let steps = e.steps as usize;
         // AdamW with warm-up and cosine decay: the usual supervised recipe of timm's models.
-        let optimizer = OptimizerSpec::adamw(e.learning_rate, PRETRAIN_WEIGHT_DECAY)
-            .with_schedule(LrSchedule::Cosine { warmup_steps: steps / 20 });
+        let optimizer = OptimizerSpec::adamw(e.learning_rate, PRETRAIN_WEIGHT_DECAY).with_schedule(
+            LrSchedule::Cosine {
+                warmup_steps: steps / 20,
+            },
+        );
         let config = TrainConfig::pretrain(steps, optimizer, e.seed)
             .with_checkpoint(&self.resume, PRETRAIN_CHECKPOINT_EVERY);
         let all: Vec<usize> = (0..self.corpus.len()).collect();
@@ -271,10 +346,16 @@ impl BackendJob for PretrainJob<'_> {
             e.seed,
         );
         let bar = self.bar.clone();
-        let outcome = train(model, &config, &mut |d: usize, rng: &mut crate::train::TrainRng| {
-            bar.inc(1);
-            crate::train::BatchSource::next_batch(&mut source, d, rng)
-        }, |_, _| Ok(()), device)
+        let outcome = train(
+            model,
+            &config,
+            &mut |d: usize, rng: &mut crate::train::TrainRng| {
+                bar.inc(1);
+                crate::train::BatchSource::next_batch(&mut source, d, rng)
+            },
+            |_, _| Ok(()),
+            device,
+        )
         .with_context(|| format!("pre-training {} on {}", self.spec, e.corpus.get_ref()))?;
         self.bar.finish_and_clear();
         save_weights(&self.out, &outcome.model)?;

@@ -48,7 +48,12 @@ pub fn zoo_checkpoint(
         "corpus_digest": corpus_digest,
     });
     let key = sha256_bytes(&serde_json::to_vec(&identity).expect("JSON value"));
-    let stem = format!("{}-{}-{}", model.family, model.size, pretrain.name.get_ref());
+    let stem = format!(
+        "{}-{}-{}",
+        model.family,
+        model.size,
+        pretrain.name.get_ref()
+    );
     ZooCheckpoint {
         input_name: format!("zoo-{stem}"),
         path: format!("{ZOO_DIR}/{stem}-{}.bin", &key[..12]),
