@@ -304,3 +304,79 @@ fn tiny_study_runs_on_wgpu() {
     let m = record.final_metrics.as_ref().unwrap();
     assert!(m.at.train_loss.is_finite() && (0.0..=100.0).contains(&m.at.ood_accuracy));
 }
+
+/// Records verify against reference results: equal when re-run on the same
+/// machine, every drift named, and an edited manifest's runs named too.
+#[test]
+fn records_verify_against_reference_results() {
+    let tiny = TinyRepo::new(2, 2, "0.01");
+    tiny.oodcal(&["pretrain", "--pin"]);
+    tiny.oodcal(&["run"]);
+    let records = tiny.runs_dir();
+    let reference = tiny.path().join("reference.json");
+    let verify = |args: &[&str]| {
+        let mut cmd = oodcal(&tiny.path().join("scratch"));
+        cmd.arg("--manifest")
+            .arg(tiny.path().join("data-manifest.toml"))
+            .arg("verify")
+            .args(args);
+        run(&mut cmd)
+    };
+    let (rec, refer) = (records.to_str().unwrap(), reference.to_str().unwrap());
+    assert_eq!(
+        verify(&["--records", rec, "--write-reference", refer]).code,
+        0
+    );
+    let same = verify(&["--records", rec, "--reference", refer]);
+    assert_eq!(same.code, 0, "{}{}", same.stdout, same.stderr);
+
+    // A metric off by 5 points is named with its size.
+    let text = std::fs::read_to_string(&reference).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let acc = &mut json["runs"][0]["metrics"]["ood_accuracy"];
+    *acc = serde_json::json!(acc.as_f64().unwrap() + 5.0);
+    let drifted = tiny.path().join("drifted.json");
+    std::fs::write(&drifted, serde_json::to_string(&json).unwrap()).unwrap();
+    let out = verify(&["--records", rec, "--reference", drifted.to_str().unwrap()]);
+    assert_eq!(out.code, 1);
+    let run_id = json["runs"][0]["run_id"].as_str().unwrap();
+    assert!(
+        out.stdout.contains(&run_id[..12]) && out.stdout.contains("ood_accuracy"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("differs by 5.0000"), "{}", out.stdout);
+
+    // A copy of the manifest with another step count: both runs are named.
+    let edited = tiny.path().join("experiments/edited.toml");
+    let study = std::fs::read_to_string(tiny.path().join("experiments/tiny.toml")).unwrap();
+    std::fs::write(&edited, study.replacen("steps = 2", "steps = 3", 1)).unwrap();
+    let out = verify(&["--study", edited.to_str().unwrap(), "--reference", refer]);
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stdout.matches("its spec differs").count(),
+        2,
+        "{}",
+        out.stdout
+    );
+    let unchanged = verify(&[
+        "--study",
+        tiny.path().join("experiments/tiny.toml").to_str().unwrap(),
+        "--reference",
+        refer,
+    ]);
+    assert_eq!(unchanged.code, 0, "{}", unchanged.stdout);
+
+    // A corrupted record is named by `verify --records`.
+    let dir = &tiny.record_dirs()[0];
+    let file = dir.join("record.json");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen("\"seed\"", "\"seed\" ", 1)).unwrap();
+    let out = verify(&["--records", rec]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains("BAD") && out.stdout.contains(file.to_str().unwrap()),
+        "{}",
+        out.stdout
+    );
+}

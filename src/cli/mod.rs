@@ -10,6 +10,7 @@ mod pretrain;
 mod reproduce;
 mod run;
 mod verify;
+mod verify_records;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};

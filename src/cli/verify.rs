@@ -22,9 +22,23 @@ pub struct VerifyArgs {
     /// Hash everything afresh, ignoring and not updating the digest cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Check the run records in this folder (each record's digest, spec and
+    /// predictions); with --reference, compare them with the reference results.
+    #[arg(long)]
+    pub records: Option<PathBuf>,
+    /// Reference results (e.g. reports/quick/reference.json) to compare the
+    /// records of --records, or the planned runs of --study, against.
+    #[arg(long)]
+    pub reference: Option<PathBuf>,
+    /// Write the reference results of --records to this file instead of comparing.
+    #[arg(long, requires = "records")]
+    pub write_reference: Option<PathBuf>,
 }
 
 pub fn run(g: &Global, a: &VerifyArgs) -> Result<ExitCode> {
+    if a.records.is_some() || a.reference.is_some() {
+        return super::verify_records::run(g, a);
+    }
     let ctx = Context::open(g, !a.no_cache)?;
     let needed = needed_inputs(&ctx, a)?;
     let selected: Vec<_> = ctx

@@ -13,7 +13,6 @@
 //! It is written to `<path>.tmp`, flushed to disk and renamed over `<path>`.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::module::{Module, ModuleVisitor, Param};
@@ -96,32 +95,10 @@ pub struct Checkpoint {
 
 /// Writes `bytes` to `path` so that readers see the old file or the new one, never a mix.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
-    let io = |source| CheckpointError::Io {
+    crate::atomic::write(path, bytes).map_err(|source| CheckpointError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let tmp = temp_path(path);
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir).map_err(io)?;
-    }
-    let mut file = fs::File::create(&tmp).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    drop(file);
-    fs::rename(&tmp, path).map_err(io)?;
-    // Persist the rename itself; not all platforms can open a directory, so best effort.
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(dir) = fs::File::open(dir) {
-            let _ = dir.sync_all();
-        }
-    }
-    Ok(())
-}
-
-fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    path.with_file_name(name)
+    })
 }
 
 fn push_section(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -211,11 +188,7 @@ impl Checkpoint {
             path: path.to_path_buf(),
             reason,
         };
-        let data = fs::read(path).map_err(|source| CheckpointError::Io {
-            path: path.into(),
-            source,
-        })?;
-        let mut sections = read_sections(&data, MAGIC, 3).map_err(format)?.into_iter();
+        let mut sections = read_file_sections(path, MAGIC, 3)?.into_iter();
         let (meta, model, optim) = (sections.next(), sections.next(), sections.next());
         let meta = serde_json::from_slice(&meta.unwrap_or_default())
             .map_err(|e| format(format!("metadata: {e}")))?;
@@ -269,12 +242,24 @@ pub fn load_weights<B: Backend>(
         path: path.to_path_buf(),
         reason,
     };
+    let mut sections = read_file_sections(path, WEIGHTS_MAGIC, 1)?;
+    load_model_bytes(template, sections.remove(0), device).map_err(format)
+}
+
+/// Reads `path` and splits it into `count` sections after `magic`.
+fn read_file_sections(
+    path: &Path,
+    magic: &[u8],
+    count: usize,
+) -> Result<Vec<Vec<u8>>, CheckpointError> {
     let data = fs::read(path).map_err(|source| CheckpointError::Io {
         path: path.into(),
         source,
     })?;
-    let mut sections = read_sections(&data, WEIGHTS_MAGIC, 1).map_err(format)?;
-    load_model_bytes(template, sections.remove(0), device).map_err(format)
+    read_sections(&data, magic, count).map_err(|reason| CheckpointError::Format {
+        path: path.to_path_buf(),
+        reason,
+    })
 }
 
 /// Fresh trainer RNG for a run seed (a separate stream from the weight initialisation).
