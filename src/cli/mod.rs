@@ -6,6 +6,7 @@ mod generate;
 mod metrics;
 mod pending;
 mod plan;
+mod report;
 mod reproduce;
 mod verify;
 
@@ -75,8 +76,8 @@ pub enum Command {
     Run(pending::PendingArgs),
     /// [pending: training-engine issue] Re-create the quick study's pre-trained model zoo.
     Pretrain(pending::PendingArgs),
-    /// [pending: report issue] Build the HTML report of a study from run records.
-    Report(pending::PendingArgs),
+    /// Build a study's self-contained HTML report (tables, figures, claims, provenance) from its verified run records; `--check DIR` verifies a report against its report.lock.
+    Report(report::ReportArgs),
     /// [pending: Slurm issue] Write a Slurm job-array script that runs a study's grid on a cluster.
     Slurm(pending::PendingArgs),
 }
@@ -104,7 +105,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Reproduce(a) => reproduce::run(&cli.global, a),
         Command::Run(_) => pending::run("run", "the training-engine issue"),
         Command::Pretrain(_) => pending::run("pretrain", "the training-engine issue"),
-        Command::Report(_) => pending::run("report", "the aggregation-and-report issue"),
+        Command::Report(a) => report::run(&cli.global, a),
         Command::Slurm(_) => pending::run("slurm", "the Slurm issue"),
     }
 }
