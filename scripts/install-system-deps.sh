@@ -3,9 +3,11 @@
 # Debian machine (or CI) needs nothing done by hand:
 #   mesa-vulkan-drivers  Mesa's software Vulkan (lavapipe): the wgpu backend's tests run on it
 #   python3 + pip         only for `oodcal fetch` of the weights packages (already on the machine)
+#   chromium              headless browser: the report test renders index.html and checks the screenshot
 set -euo pipefail
 need=()
 dpkg -s mesa-vulkan-drivers >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
+dpkg -s chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   $SUDO apt-get update -qq

@@ -5,6 +5,7 @@
 //! Modules follow the data flow: `inputs` (pinned inputs) and `study`
 //! (manifests, planned runs) feed training; `checksum` underlies all checks.
 
+pub mod aggregate;
 pub mod atomic;
 pub mod checksum;
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod model;
 pub mod predictions_file;
 pub mod progress;
 pub mod record;
+pub mod report;
 pub mod run;
 pub mod source_error;
 pub mod study;

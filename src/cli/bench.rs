@@ -46,6 +46,16 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 64)]
         batch: usize,
     },
+    /// Aggregation + HTML report over synthetic run records (default 10,000: 100 models x 5 seeds x 20 grid points).
+    Report {
+        #[arg(long, default_value_t = 100)]
+        models: usize,
+        #[arg(long, default_value_t = 5)]
+        seeds: u64,
+        /// Where to write the records (default: a temporary folder, removed afterwards).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 pub fn run(g: &Global, a: &BenchArgs) -> Result<ExitCode> {
@@ -62,6 +72,7 @@ pub fn run(g: &Global, a: &BenchArgs) -> Result<ExitCode> {
             out_size,
             batch,
         } => bench_pipeline(g, folder.clone(), *cache_size, *out_size, *batch),
+        BenchWhat::Report { models, seeds, dir } => bench_report(*models, *seeds, dir.clone()),
     }?;
     Ok(ExitCode::SUCCESS)
 }
@@ -253,6 +264,40 @@ fn bench_pipeline(
     )
     .with_context(|| format!("benchmarking {}", folder.display()))?;
     println!("{}", serde_json::to_string_pretty(&r)?);
+    Ok(())
+}
+
+fn bench_report(models: usize, seeds: u64, dir: Option<PathBuf>) -> Result<()> {
+    use crate::aggregate::{aggregate, load_records};
+    use crate::report::{synthetic::write_synthetic_study, write_report, StudyMeta};
+    let scratch = tempfile::tempdir()?;
+    let root = dir.unwrap_or_else(|| scratch.path().to_path_buf());
+    let records = root.join("records");
+    let t = Instant::now();
+    let n = write_synthetic_study(&records, models, seeds)?;
+    println!("wrote {n} synthetic records in {:.2}s (setup, not timed below)", t.elapsed().as_secs_f64());
+    let meta = StudyMeta {
+        name: "synthetic".to_string(),
+        description: format!("{n} synthetic records for `oodcal bench report`"),
+        manifest: None,
+    };
+    let start = Instant::now();
+    let loaded = load_records(&records)?;
+    let load_s = start.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let agg = aggregate(loaded);
+    let aggregate_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let summary = write_report(&meta, &agg, &records, &root.join("report"))?;
+    let report_s = t.elapsed().as_secs_f64();
+    let total = start.elapsed().as_secs_f64();
+    let html = std::fs::metadata(&summary.index_html)?.len();
+    println!(
+        "{n} records: load+verify {load_s:.3}s, aggregate {aggregate_s:.3}s, report {report_s:.3}s, total {total:.3}s ({} models, index.html {:.1} MiB)",
+        summary.models,
+        html as f64 / (1024.0 * 1024.0)
+    );
+    println!("peak RSS {:.0} MiB", peak_rss_mib());
     Ok(())
 }
 

@@ -7,6 +7,7 @@ mod metrics;
 mod pending;
 mod plan;
 mod pretrain;
+mod report;
 mod reproduce;
 mod run;
 mod verify;
@@ -78,8 +79,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Re-create (or `--check`) the pre-trained zoo checkpoints a study starts from.
     Pretrain(pretrain::PretrainArgs),
-    /// [pending: report issue] Build the HTML report of a study from run records.
-    Report(pending::PendingArgs),
+    /// Build a study's self-contained HTML report (tables, figures, claims, provenance) from its verified run records; `--check DIR` verifies a report against its report.lock.
+    Report(report::ReportArgs),
     /// [pending: Slurm issue] Write a Slurm job-array script that runs a study's grid on a cluster.
     Slurm(pending::PendingArgs),
 }
@@ -107,7 +108,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Reproduce(a) => reproduce::run(&cli.global, a),
         Command::Run(a) => run::run(&cli.global, a),
         Command::Pretrain(a) => pretrain::run(&cli.global, a),
-        Command::Report(_) => pending::run("report", "the aggregation-and-report issue"),
+        Command::Report(a) => report::run(&cli.global, a),
         Command::Slurm(_) => pending::run("slurm", "the Slurm issue"),
     }
 }

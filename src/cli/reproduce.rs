@@ -1,7 +1,8 @@
 //! `oodcal reproduce`: every stage of a study in one resumable command.
 //!
 //! Plan the runs and check their inputs, run what is not recorded yet
-//! (resuming interrupted runs), then aggregate and report.
+//! (resuming interrupted runs), then aggregate the records and write the
+//! HTML report to `reports/<study>/`.
 
 use anyhow::Result;
 use clap::Args;
@@ -47,7 +48,19 @@ pub fn run(g: &Global, a: &ReproduceArgs) -> Result<ExitCode> {
     };
     let summary = run_study(&study, &ctx.catalogue, &ctx.roots, &runs, &options)?;
     super::run::print_summary(&summary);
-    println!("[3/3] aggregate and report: not available yet (issue: aggregation and report)");
-    println!("done in {:.0} s", started.elapsed().as_secs_f64());
+    println!("[3/3] aggregate and report");
+    let out = ctx.roots.repo.join("reports").join(&study.header.name);
+    let report = crate::report::build_report(&study, &summary.runs_dir, &out)?;
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    for (claim, verdict) in &report.claims {
+        println!("      {claim}: {}", verdict.text());
+    }
+    println!(
+        "done in {:.0} s; report: {}",
+        started.elapsed().as_secs_f64(),
+        report.index_html.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,110 @@
+//! Aggregation: verified run records → comparable group → model selection →
+//! mean ± SE over seeds → claims, as tables (polars DataFrames, CSV, Parquet).
+//!
+//! * [`load`]: read and verify every record of a folder; corrupt ones are named.
+//! * [`group`]: never pool runs from different engines, locks, data or protocols.
+//! * [`rows`]: one flat row per run (failed runs kept apart).
+//! * [`select`]: training-domain validation (and the test-domain oracle as a check).
+//! * [`summary`]: per-model mean ± standard error over seeds.
+//! * [`claims`]: the paper's claims with bootstrap intervals and computed verdicts.
+//! * [`stats`]: ranks, Spearman, probit, least squares.
+//! * [`frames`]: the tables as DataFrames, written as CSV and Parquet.
+
+pub mod claims;
+pub mod frames;
+pub mod group;
+pub mod load;
+pub mod rows;
+pub mod select;
+pub mod stats;
+pub mod summary;
+
+pub use claims::{evaluate_claims, ClaimResult, Verdict};
+pub use group::{split_groups, Group, GroupKey};
+pub use load::{load_records, scan_records, LoadError, Loaded, LoadedRun};
+pub use rows::{FailedRun, RunRow};
+pub use select::{select, Rule};
+pub use summary::{summarise, MeanSe, ModelSummary};
+
+use crate::metrics::BootstrapOptions;
+
+/// The bootstrap every claim uses: fixed seed, so a rebuilt report is identical.
+pub const CLAIM_BOOTSTRAP: BootstrapOptions = BootstrapOptions {
+    resamples: 2000,
+    seed: 20_230_717,
+    level: 0.95,
+};
+
+/// A group of runs set aside because it differs from the reported one.
+#[derive(Debug, Clone)]
+pub struct OtherGroup {
+    pub key: GroupKey,
+    pub runs: usize,
+    /// What differs from the reported group, by name.
+    pub differs_in: Vec<&'static str>,
+}
+
+/// Everything the report shows, computed from one comparable group.
+#[derive(Debug, Clone)]
+pub struct Aggregate {
+    pub key: Option<GroupKey>,
+    /// The group's records (completed and failed), in folder order.
+    pub records: Vec<LoadedRun>,
+    /// Completed runs of the group, sorted by label, seed, run id.
+    pub runs: Vec<RunRow>,
+    pub failed: Vec<FailedRun>,
+    pub selected: Vec<RunRow>,
+    pub oracle: Vec<RunRow>,
+    pub models: Vec<ModelSummary>,
+    pub claims: Vec<ClaimResult>,
+    pub other_groups: Vec<OtherGroup>,
+    pub unfinished: usize,
+}
+
+/// Aggregates loaded records: picks the reported group and computes everything from it.
+pub fn aggregate(loaded: Loaded) -> Aggregate {
+    let unfinished = loaded.unfinished.len();
+    let mut groups = split_groups(loaded.runs).into_iter();
+    let Some(main) = groups.next() else {
+        return Aggregate {
+            key: None,
+            records: Vec::new(),
+            runs: Vec::new(),
+            failed: Vec::new(),
+            selected: Vec::new(),
+            oracle: Vec::new(),
+            models: Vec::new(),
+            claims: evaluate_claims(&[], &CLAIM_BOOTSTRAP),
+            other_groups: Vec::new(),
+            unfinished,
+        };
+    };
+    let other_groups = groups
+        .map(|g| OtherGroup {
+            differs_in: g.key.differences(&main.key),
+            runs: g.runs.len(),
+            key: g.key,
+        })
+        .collect();
+    let mut runs: Vec<RunRow> = main.runs.iter().filter_map(rows::run_row).collect();
+    runs.sort_by(|a, b| {
+        (a.label.as_str(), a.seed, a.run_id.as_str()).cmp(&(b.label.as_str(), b.seed, b.run_id.as_str()))
+    });
+    let failed = main.runs.iter().filter_map(rows::failed_run).collect();
+    let selected = select(&runs, Rule::TrainingDomainValidation);
+    let oracle = select(&runs, Rule::TestDomainOracle);
+    let models = summarise(&selected);
+    let claims = evaluate_claims(&selected, &CLAIM_BOOTSTRAP);
+    Aggregate {
+        key: Some(main.key),
+        records: main.runs,
+        runs,
+        failed,
+        selected,
+        oracle,
+        models,
+        claims,
+        other_groups,
+        unfinished,
+    }
+}

@@ -1,0 +1,86 @@
+//! `oodcal report`: build a study's HTML report from its run records, or
+//! check an existing report against its `report.lock`.
+
+use anyhow::{bail, Result};
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::{Context, Global};
+use crate::report::{build_report, check_report};
+use crate::study::Study;
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The study manifest (names the study and its default records folder).
+    #[arg(long, default_value = "experiments/quick.toml")]
+    pub study: PathBuf,
+    /// Folder of run records (default: the study's `runs_dir`).
+    #[arg(long)]
+    pub records: Option<PathBuf>,
+    /// Output folder (default: reports/<study name>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Instead of building: re-hash a report's files and records against its
+    /// report.lock and name every one that drifted.
+    #[arg(long, value_name = "REPORT_DIR")]
+    pub check: Option<PathBuf>,
+}
+
+pub fn run(g: &Global, a: &ReportArgs) -> Result<ExitCode> {
+    if let Some(dir) = &a.check {
+        return check(dir, a.records.as_deref());
+    }
+    let ctx = Context::open(g, false)?;
+    let study = Study::load(&a.study, &ctx.catalogue)?;
+    let records = a
+        .records
+        .clone()
+        .unwrap_or_else(|| ctx.roots.repo.join(&study.runs_dir));
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| ctx.roots.repo.join("reports").join(&study.header.name));
+    if !records.is_dir() {
+        bail!(
+            "{}: no records folder (run the study first, or pass --records)",
+            records.display()
+        );
+    }
+    let summary = build_report(&study, &records, &out)?;
+    for w in &summary.warnings {
+        eprintln!("warning: {w}");
+    }
+    let verdicts: Vec<String> = summary
+        .claims
+        .iter()
+        .map(|(id, v)| format!("{id}: {}", v.text()))
+        .collect();
+    eprintln!(
+        "{} models from {} completed runs; claims: {}",
+        summary.models,
+        summary.runs,
+        verdicts.join(", ")
+    );
+    println!("{}", summary.index_html.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(dir: &std::path::Path, records: Option<&std::path::Path>) -> Result<ExitCode> {
+    let result = check_report(dir, records)?;
+    for p in &result.problems {
+        println!("DRIFTED {p}");
+    }
+    if result.ok() {
+        println!("{}: all {} files match report.lock", dir.display(), result.checked);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "{}: {} of {} files drifted",
+            dir.display(),
+            result.problems.len(),
+            result.checked
+        );
+        Ok(ExitCode::FAILURE)
+    }
+}

@@ -1,0 +1,201 @@
+//! Rendering the report page with minijinja (auto-escaping on: every label
+//! and message is escaped; only the SVG figures, which plotters has already
+//! escaped, are inserted as safe markup).
+
+use anyhow::{Context, Result};
+use minijinja::value::Serde;
+use minijinja::{context, AutoEscape, Environment, Value};
+use serde::Serialize;
+
+use super::figures::Figure;
+use super::provenance::Provenance;
+use super::reference::Reference;
+use crate::aggregate::{Aggregate, MeanSe, RunRow};
+
+const TEMPLATE: &str = include_str!("../../reports/templates/report.html.j2");
+
+/// The study as the report names it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StudyMeta {
+    pub name: String,
+    pub description: String,
+    /// (path as shown, sha256) of the study manifest, when built from one.
+    pub manifest: Option<(String, String)>,
+}
+
+/// "12.34 ± 0.56", or "12.34" for a single seed.
+pub fn mean_se(v: &MeanSe) -> String {
+    match v.se {
+        Some(se) => format!("{:.2} ± {:.2}", v.mean, se),
+        None => format!("{:.2}", v.mean),
+    }
+}
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "–".to_string(), |v| format!("{v:.digits$}"))
+}
+
+fn model_rows(a: &Aggregate) -> Vec<Value> {
+    a.models
+        .iter()
+        .map(|m| {
+            context! {
+                label => m.label.clone(),
+                family => m.family.clone(),
+                size => m.size.clone(),
+                params => m.params,
+                pretraining => m.pretraining.clone().unwrap_or_else(|| "from scratch".into()),
+                images => m.pretrain_images.map_or_else(|| "–".to_string(), |n| n.to_string()),
+                recipe => m.recipe.clone().unwrap_or_else(|| "–".into()),
+                seeds => m.seeds.len(),
+                ood_acc => mean_se(&m.ood_accuracy),
+                ood_ece => mean_se(&m.ood_ece),
+                ood_ece_mass => mean_se(&m.ood_ece_mass),
+                id_acc => mean_se(&m.id_accuracy),
+                id_ece => mean_se(&m.id_ece),
+                ood_ece_ts => mean_se(&m.ood_ece_ts),
+                id_ece_ts => mean_se(&m.id_ece_ts),
+                ood_nll => mean_se(&m.ood_nll),
+            }
+        })
+        .collect()
+}
+
+fn claim_rows(a: &Aggregate) -> Vec<Value> {
+    a.claims
+        .iter()
+        .map(|c| {
+            context! {
+                id => c.id.clone(),
+                claim => c.claim.clone(),
+                test => c.test.clone(),
+                statistic => c.statistic.clone(),
+                expected => if c.claimed_sign > 0.0 { "> 0" } else { "< 0" },
+                points => c.points,
+                estimate => opt(c.estimate, 3),
+                ci => match (c.lower, c.upper) {
+                    (Some(l), Some(u)) => format!("[{l:.3}, {u:.3}]"),
+                    _ => "–".to_string(),
+                },
+                verdict => c.verdict.text(),
+                verdict_class => format!("{:?}", c.verdict).to_lowercase(),
+                note => c.note.clone(),
+            }
+        })
+        .collect()
+}
+
+fn run_rows(rows: &[RunRow]) -> Vec<Value> {
+    rows.iter()
+        .map(|r| {
+            context! {
+                label => r.label.clone(),
+                seed => r.seed,
+                optimizer => r.optimizer.clone(),
+                lr => format!("{}", r.learning_rate),
+                wd => format!("{}", r.weight_decay),
+                id_acc => format!("{:.2}", r.id_accuracy),
+                ood_acc => format!("{:.2}", r.ood_accuracy),
+                ood_ece => format!("{:.2}", r.ood_ece),
+                run => r.run_id.get(..12).unwrap_or(&r.run_id),
+            }
+        })
+        .collect()
+}
+
+/// Test-domain validation vs oracle, per model: how much peeking would gain.
+fn oracle_rows(a: &Aggregate) -> Vec<Value> {
+    let oracle = crate::aggregate::summarise(&a.oracle);
+    a.models
+        .iter()
+        .zip(&oracle)
+        .map(|(m, o)| {
+            context! {
+                label => m.label.clone(),
+                tdv => mean_se(&m.ood_accuracy),
+                oracle => mean_se(&o.ood_accuracy),
+                gap => format!("{:.2}", o.ood_accuracy.mean - m.ood_accuracy.mean),
+            }
+        })
+        .collect()
+}
+
+fn record_rows(a: &Aggregate) -> Vec<Value> {
+    a.records
+        .iter()
+        .map(|r| {
+            let rec = &r.record;
+            context! {
+                folder => r.folder.clone(),
+                label => rec.model.label.clone(),
+                seed => rec.model.seed,
+                status => if rec.is_completed() { "completed" } else { "failed" },
+                backend => rec.device.backend.to_string(),
+                wall => format!("{:.1}", rec.wall_seconds),
+                sha256 => r.record_sha256.clone(),
+            }
+        })
+        .collect()
+}
+
+fn figure_values(figures: &[Figure]) -> Vec<Value> {
+    figures
+        .iter()
+        .map(|f| {
+            context! {
+                id => f.id.clone(),
+                title => f.title.clone(),
+                caption => f.caption.clone(),
+                wide => f.wide,
+                svg => Value::from_safe_string(f.svg.clone()),
+            }
+        })
+        .collect()
+}
+
+/// Everything the page shows.
+pub struct Page<'a> {
+    pub study: &'a StudyMeta,
+    pub aggregate: &'a Aggregate,
+    pub figures: &'a [Figure],
+    pub reliability: &'a [Figure],
+    pub reference: &'a Reference,
+    pub provenance: &'a Provenance,
+    pub warnings: &'a [String],
+    pub tables: &'a [String],
+}
+
+pub fn render(page: &Page) -> Result<String> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|_| AutoEscape::Html);
+    env.add_template("report.html", TEMPLATE)
+        .context("reports/templates/report.html.j2: template does not parse")?;
+    let a = page.aggregate;
+    let seeds: std::collections::BTreeSet<u64> = a.selected.iter().map(|r| r.seed).collect();
+    let ctx = context! {
+        study => Value::from(Serde(page.study)),
+        group => a.key.as_ref().map(|k| k.describe()),
+        n_models => a.models.len(),
+        n_runs => a.runs.len(),
+        n_records => a.records.len(),
+        n_seeds => seeds.len(),
+        n_failed => a.failed.len(),
+        warnings => Value::from(Serde(page.warnings)),
+        claims => claim_rows(a),
+        bootstrap => format!("{} resamples, seed {}, {:.0}% percentile interval", crate::aggregate::CLAIM_BOOTSTRAP.resamples, crate::aggregate::CLAIM_BOOTSTRAP.seed, 100.0 * crate::aggregate::CLAIM_BOOTSTRAP.level),
+        models => model_rows(a),
+        figures => figure_values(page.figures),
+        reliability => figure_values(page.reliability),
+        selected => run_rows(&a.selected),
+        oracle => oracle_rows(a),
+        failed => a.failed.iter().map(|f| context! { label => f.label.clone(), seed => f.seed, lr => format!("{}", f.learning_rate), wd => format!("{}", f.weight_decay), step => f.step, reason => f.reason.clone(), run => f.run_id.get(..12).unwrap_or(&f.run_id) }).collect::<Vec<_>>(),
+        reference => Value::from(Serde(page.reference)),
+        provenance => Value::from(Serde(page.provenance)),
+        total_wall => format!("{:.1}", page.provenance.total_wall_seconds),
+        records => record_rows(a),
+        tables => Value::from(Serde(page.tables)),
+    };
+    env.get_template("report.html")?
+        .render(ctx)
+        .context("rendering reports/templates/report.html.j2")
+}

@@ -1,0 +1,217 @@
+//! The HTML report: one self-contained page (inline CSS and SVG, no scripts,
+//! no external resources) plus CSV/Parquet tables and `report.lock`.
+//!
+//! * [`plot`]: deterministic SVG charts (plotters).
+//! * [`figures`]: the paper's figures A-D and the study's extra figures.
+//! * [`reliability`]: reliability diagrams from selected runs' logits.
+//! * [`reference`]: the paper's and DomainBed's published numbers.
+//! * [`provenance`]: inputs, code versions, devices, wall time.
+//! * [`html`]: the minijinja page (auto-escaped).
+//! * [`lock`]: `report.lock`, and checking a report against it.
+//! * [`synthetic`]: synthetic records for the benchmark.
+//!
+//! Rebuilding from the same records gives a byte-identical `index.html`:
+//! nothing in it depends on time, paths outside the records folder, or order
+//! of reading.
+
+pub mod figures;
+pub mod html;
+pub mod lock;
+pub mod plot;
+pub mod provenance;
+pub mod reference;
+pub mod reliability;
+pub mod synthetic;
+
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+use crate::aggregate::{aggregate, frames, load_records, Aggregate, Verdict};
+use crate::checksum::{sha256_bytes, sha256_file};
+use crate::study::Study;
+pub use html::StudyMeta;
+pub use lock::{check_report, LockCheck, LOCK_FILE};
+
+pub const INDEX_FILE: &str = "index.html";
+
+/// What a build produced, for the caller to print.
+#[derive(Debug, Clone)]
+pub struct ReportSummary {
+    pub index_html: PathBuf,
+    pub lock: PathBuf,
+    pub tables: Vec<PathBuf>,
+    pub models: usize,
+    /// Completed runs of the reported group.
+    pub runs: usize,
+    pub failed: usize,
+    pub unfinished: usize,
+    /// Records set aside because they differ from the reported group.
+    pub set_aside: usize,
+    pub warnings: Vec<String>,
+    /// (claim id, verdict).
+    pub claims: Vec<(String, Verdict)>,
+}
+
+impl StudyMeta {
+    pub fn from_study(study: &Study) -> Result<StudyMeta> {
+        let sha = sha256_file(&study.file)
+            .with_context(|| format!("{}: cannot read the study manifest", study.file.display()))?;
+        let shown = study
+            .file
+            .file_name()
+            .map(|n| format!("experiments/{}", n.to_string_lossy()))
+            .unwrap_or_default();
+        Ok(StudyMeta {
+            name: study.header.name.clone(),
+            description: study.header.description.clone(),
+            manifest: Some((shown, sha)),
+        })
+    }
+}
+
+/// Builds `out_dir/index.html`, its tables and `report.lock` from the
+/// verified records in `records_dir`. Refuses (naming every bad file) if any
+/// record there fails verification. This is what `oodcal report` and
+/// `oodcal reproduce` call.
+pub fn build_report(study: &Study, records_dir: &Path, out_dir: &Path) -> Result<ReportSummary> {
+    build_report_for(&StudyMeta::from_study(study)?, records_dir, out_dir)
+}
+
+/// [`build_report`] without a manifest (the study named by `meta`).
+pub fn build_report_for(meta: &StudyMeta, records_dir: &Path, out_dir: &Path) -> Result<ReportSummary> {
+    let loaded = load_records(records_dir)?;
+    let agg = aggregate(loaded);
+    write_report(meta, &agg, records_dir, out_dir)
+}
+
+/// The notices shown at the top of the page.
+pub fn warnings(agg: &Aggregate) -> Vec<String> {
+    let mut w = Vec::new();
+    if agg.key.is_none() {
+        w.push("No verified run records were found: there is nothing to report yet.".to_string());
+    }
+    for g in &agg.other_groups {
+        w.push(format!(
+            "{} record(s) set aside, not mixed with this report's runs: they differ in {} ({}).",
+            g.runs,
+            g.differs_in.join(", "),
+            g.key.describe()
+        ));
+    }
+    if !agg.failed.is_empty() {
+        w.push(format!(
+            "{} run(s) failed (listed under “Failed runs”); they are never used as results.",
+            agg.failed.len()
+        ));
+    }
+    if agg.unfinished > 0 {
+        w.push(format!(
+            "{} record folder(s) have no record.sha256 (unfinished runs) and are not used.",
+            agg.unfinished
+        ));
+    }
+    w
+}
+
+const TABLES: [&str; 5] = ["runs", "selected", "oracle", "summary", "claims"];
+
+/// Writes every output of an aggregate: tables, page, lock.
+pub fn write_report(meta: &StudyMeta, agg: &Aggregate, records_dir: &Path, out_dir: &Path) -> Result<ReportSummary> {
+    std::fs::create_dir_all(out_dir).with_context(|| format!("{}: cannot create", out_dir.display()))?;
+    let tables = write_tables(agg, out_dir)?;
+    let table_names: Vec<String> = tables
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    let figures = figures::figures(&agg.models)?;
+    let chosen = reliability::diagram_models(&agg.models);
+    let reliability = reliability::reliability_figures(records_dir, &chosen, &agg.selected)?;
+    let reference = reference::reference();
+    let provenance = provenance::provenance(&agg.records);
+    let warnings = warnings(agg);
+    let page = html::render(&html::Page {
+        study: meta,
+        aggregate: agg,
+        figures: &figures,
+        reliability: &reliability,
+        reference: &reference,
+        provenance: &provenance,
+        warnings: &warnings,
+        tables: &table_names,
+    })?;
+    let index = out_dir.join(INDEX_FILE);
+    crate::atomic::write(&index, page.as_bytes()).with_context(|| format!("{}: cannot write", index.display()))?;
+    let lock = build_lock(meta, agg, records_dir, &page, &table_names, out_dir, &provenance)?;
+    let lock_path = out_dir.join(LOCK_FILE);
+    crate::atomic::write(&lock_path, lock.render().as_bytes())
+        .with_context(|| format!("{}: cannot write", lock_path.display()))?;
+    Ok(ReportSummary {
+        index_html: index,
+        lock: lock_path,
+        tables,
+        models: agg.models.len(),
+        runs: agg.runs.len(),
+        failed: agg.failed.len(),
+        unfinished: agg.unfinished,
+        set_aside: agg.other_groups.iter().map(|g| g.runs).sum(),
+        warnings,
+        claims: agg.claims.iter().map(|c| (c.id.clone(), c.verdict)).collect(),
+    })
+}
+
+fn write_tables(agg: &Aggregate, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for name in TABLES {
+        let mut frame = match name {
+            "runs" => frames::runs_frame(&agg.runs),
+            "selected" => frames::runs_frame(&agg.selected),
+            "oracle" => frames::runs_frame(&agg.oracle),
+            "summary" => frames::summary_frame(&agg.models),
+            _ => frames::claims_frame(&agg.claims),
+        }
+        .with_context(|| format!("building the {name} table"))?;
+        written.extend(frames::write_table(out_dir, name, &mut frame)?);
+    }
+    Ok(written)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_lock(
+    meta: &StudyMeta,
+    agg: &Aggregate,
+    records_dir: &Path,
+    page: &str,
+    tables: &[String],
+    out_dir: &Path,
+    provenance: &provenance::Provenance,
+) -> Result<lock::Lock> {
+    let mut files = vec![(sha256_bytes(page.as_bytes()), INDEX_FILE.to_string())];
+    for t in tables {
+        let path = out_dir.join(t);
+        let sha = sha256_file(&path).with_context(|| format!("{}: cannot hash", path.display()))?;
+        files.push((sha, t.clone()));
+    }
+    let records = agg
+        .records
+        .iter()
+        .map(|r| (r.record_sha256.clone(), format!("{}/{}", r.folder, crate::record::store::RECORD_FILE)))
+        .collect();
+    let mut inputs: Vec<(String, String)> = provenance
+        .inputs
+        .iter()
+        .flat_map(|i| i.digests.iter().map(|d| (d.clone(), i.name.clone())))
+        .collect();
+    if let Some((path, sha)) = &meta.manifest {
+        inputs.push((sha.clone(), format!("study-manifest:{path}")));
+    }
+    for f in reference::reference().files {
+        inputs.push((f.sha256, f.name.to_string()));
+    }
+    Ok(lock::Lock {
+        records_dir: records_dir.to_path_buf(),
+        code: provenance.code.clone(),
+        files,
+        records,
+        inputs,
+    })
+}

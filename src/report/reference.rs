@@ -1,0 +1,112 @@
+//! Reference data shown beside the study's numbers: the paper's introduction
+//! table and DomainBed's ERM baselines. The CSV files are pinned inputs of
+//! `data-manifest.toml`; they are compiled in so a report needs no data
+//! folder, and their digests are printed in the provenance section.
+
+use serde::Serialize;
+
+use crate::checksum::sha256_bytes;
+
+const INTRO_TABLE: &str = include_str!("../../reports/reference/intro_table1.csv");
+const DOMAINBED: &str = include_str!("../../reports/reference/domainbed_2020_10_06_results.csv");
+
+/// The test domain the paper uses per dataset, as DomainBed's results table names it.
+const PAPER_TEST_DOMAINS: [(&str, &str); 4] = [
+    ("PACS", "A"),
+    ("OfficeHome", "A"),
+    ("DomainNet", "clip"),
+    ("VLCS", "V"),
+];
+
+/// A reference CSV file: its repository path, digest and source.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReferenceFile {
+    pub name: &'static str,
+    pub path: &'static str,
+    pub sha256: String,
+    pub source: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IntroRow {
+    pub dataset: String,
+    pub test_domain: String,
+    pub erm: String,
+    pub best_algorithm: String,
+    pub best_model: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainBedRow {
+    pub dataset: String,
+    pub column: String,
+    pub accuracy: String,
+    pub se: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Reference {
+    pub files: Vec<ReferenceFile>,
+    pub intro: Vec<IntroRow>,
+    pub domainbed: Vec<DomainBedRow>,
+}
+
+/// Parses the embedded tables (fields are plain: no quoted commas in these files).
+pub fn reference() -> Reference {
+    Reference {
+        files: vec![
+            ReferenceFile {
+                name: "intro-table1",
+                path: "reports/reference/intro_table1.csv",
+                sha256: sha256_bytes(INTRO_TABLE.as_bytes()),
+                source: "Naganuma et al., arXiv 2307.08187v4, introduction table (test domains inferred from the authors' code)",
+            },
+            ReferenceFile {
+                name: "domainbed-2020-10-06-results",
+                path: "reports/reference/domainbed_2020_10_06_results.csv",
+                sha256: sha256_bytes(DOMAINBED.as_bytes()),
+                source: "DomainBed results.tex (github.com/facebookresearch/DomainBed, domainbed/results/2020_10_06_7df6f06, commit 8b6787b): ResNet-50 ImageNet, ERM",
+            },
+        ],
+        intro: intro_rows(),
+        domainbed: domainbed_rows(),
+    }
+}
+
+fn rows(text: &str) -> impl Iterator<Item = Vec<&str>> {
+    text.lines().skip(1).filter(|l| !l.trim().is_empty()).map(|l| l.split(',').collect())
+}
+
+fn intro_rows() -> Vec<IntroRow> {
+    rows(INTRO_TABLE)
+        .filter(|f| f.len() >= 5)
+        .map(|f| IntroRow {
+            dataset: f[0].to_string(),
+            test_domain: f[1].to_string(),
+            erm: f[2].to_string(),
+            best_algorithm: f[3].to_string(),
+            best_model: f[4].to_string(),
+        })
+        .collect()
+}
+
+/// ERM under training-domain validation: the paper's test domains and each dataset's average.
+fn domainbed_rows() -> Vec<DomainBedRow> {
+    rows(DOMAINBED)
+        .filter(|f| f.len() >= 6 && f[0] == "training-domain validation" && f[2] == "ERM")
+        .filter(|f| {
+            f[3] == "Avg" && f[1] != "Averages"
+                || PAPER_TEST_DOMAINS.contains(&(f[1], f[3]))
+        })
+        .map(|f| DomainBedRow {
+            dataset: f[1].to_string(),
+            column: if f[3] == "Avg" {
+                "average over test domains".to_string()
+            } else {
+                format!("test domain {}", f[3])
+            },
+            accuracy: f[4].to_string(),
+            se: f[5].to_string(),
+        })
+        .collect()
+}

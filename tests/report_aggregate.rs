@@ -1,0 +1,175 @@
+//! Aggregation on synthetic records with known metrics: loading and refusing,
+//! grouping, model selection, mean ± SE, claims and their verdicts.
+
+mod report_support;
+
+use oodcal::aggregate::{aggregate, load_records, Verdict};
+use report_support::{claims_study, Synth};
+
+fn verdict(agg: &oodcal::aggregate::Aggregate, id: &str) -> Verdict {
+    agg.claims.iter().find(|c| c.id == id).unwrap().verdict
+}
+
+#[test]
+fn selection_keeps_the_highest_id_accuracy_per_model_and_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    // Per seed, a 2 x 2 grid: ID accuracy peaks at lr 0.01 / wd 1e-4, while the
+    // OOD accuracy peaks elsewhere (lr 0.1 / wd 0), which only the oracle may pick.
+    for seed in 0..2u64 {
+        for (lr, wd) in [(0.1, 0.0), (0.1, 1e-4), (0.01, 0.0), (0.01, 1e-4)] {
+            let id = 70.0 + if (lr, wd) == (0.01, 1e-4) { 10.0 } else { lr * 10.0 };
+            let ood = 50.0 + if (lr, wd) == (0.1, 0.0) { 20.0 } else { wd * 1e4 } + seed as f64;
+            Synth::new("m", 1000, seed).grid(lr, wd).metrics(id, ood, 5.0).write(dir.path());
+        }
+    }
+    let agg = aggregate(load_records(dir.path()).unwrap());
+    assert_eq!(agg.runs.len(), 8);
+    assert_eq!(agg.selected.len(), 2);
+    for (seed, row) in agg.selected.iter().enumerate() {
+        assert_eq!(row.seed, seed as u64);
+        assert_eq!((row.learning_rate, row.weight_decay), (0.01, 1e-4));
+        assert_eq!(row.id_accuracy, 80.0);
+        assert_eq!(row.ood_accuracy, 51.0 + seed as f64);
+    }
+    for row in &agg.oracle {
+        assert_eq!((row.learning_rate, row.weight_decay), (0.1, 0.0));
+    }
+}
+
+#[test]
+fn ties_are_broken_the_same_way_whatever_the_order() {
+    let dir = tempfile::tempdir().unwrap();
+    for lr in [0.3, 0.1, 0.03] {
+        Synth::new("m", 1000, 0).grid(lr, 0.0).metrics(75.0, 60.0 + lr, 5.0).write(dir.path());
+    }
+    let agg = aggregate(load_records(dir.path()).unwrap());
+    // Equal ID accuracy: the smallest learning rate wins.
+    assert_eq!(agg.selected[0].learning_rate, 0.03);
+}
+
+#[test]
+fn summaries_are_mean_and_standard_error_over_seeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let ood = [60.0, 62.0, 67.0];
+    for (seed, acc) in ood.iter().enumerate() {
+        Synth::new("m", 1000, seed as u64).metrics(80.0, *acc, 10.0 + seed as f64).write(dir.path());
+    }
+    Synth::new("single", 1000, 0).metrics(80.0, 50.0, 10.0).write(dir.path());
+    let agg = aggregate(load_records(dir.path()).unwrap());
+    let m = agg.models.iter().find(|m| m.label == "m").unwrap();
+    let mean = 63.0;
+    let sd = (((60.0f64 - mean).powi(2) + (62.0f64 - mean).powi(2) + (67.0f64 - mean).powi(2)) / 2.0).sqrt();
+    assert_eq!(m.ood_accuracy.n, 3);
+    assert!((m.ood_accuracy.mean - mean).abs() < 1e-12);
+    assert!((m.ood_accuracy.se.unwrap() - sd / 3f64.sqrt()).abs() < 1e-12);
+    assert!((m.ood_ece.mean - 11.0).abs() < 1e-12);
+    assert!((m.ood_ece_mass.mean - 12.0).abs() < 1e-12);
+    assert!((m.ood_ece_ts.mean - 11.0 / 3.0).abs() < 1e-12);
+    assert_eq!(m.seeds, vec![0, 1, 2]);
+    let single = agg.models.iter().find(|m| m.label == "single").unwrap();
+    assert_eq!(single.ood_accuracy.se, None);
+}
+
+#[test]
+fn claims_hold_on_data_built_to_support_them() {
+    let dir = tempfile::tempdir().unwrap();
+    claims_study(dir.path(), false);
+    let agg = aggregate(load_records(dir.path()).unwrap());
+    for id in ["S1", "2", "3", "4a", "4b", "5", "6"] {
+        let c = agg.claims.iter().find(|c| c.id == id).unwrap();
+        assert_eq!(c.verdict, Verdict::Holds, "claim {id}: {c:?}");
+        assert!(c.lower.unwrap() <= c.estimate.unwrap() && c.estimate.unwrap() <= c.upper.unwrap());
+    }
+    let size = agg.claims.iter().find(|c| c.id == "2").unwrap();
+    assert_eq!(size.points, 18, "six size-axis models x three seeds");
+    // Accuracy follows size exactly across models; within a model sizes tie.
+    assert!(size.estimate.unwrap() > 0.9 && size.estimate.unwrap() < 1.0);
+}
+
+#[test]
+fn reversed_effects_make_the_size_and_data_claims_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    claims_study(dir.path(), true);
+    let agg = aggregate(load_records(dir.path()).unwrap());
+    for id in ["2", "3", "4a", "4b"] {
+        assert_eq!(verdict(&agg, id), Verdict::DoesNotHold, "claim {id}");
+    }
+    // Built independently of the flip: still holds.
+    assert_eq!(verdict(&agg, "6"), Verdict::Holds);
+    assert_eq!(verdict(&agg, "S1"), Verdict::Holds);
+}
+
+#[test]
+fn recipes_within_seed_noise_are_inconclusive_and_few_points_too() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in 0..3u64 {
+        // Every recipe has the same seed-to-seed spread (±5) and the same mean.
+        for recipe in ["augmix", "mixup", "cutmix"] {
+            let acc = 60.0 + [-5.0, 0.0, 5.0][seed as usize];
+            Synth::new(&format!("r-{recipe}"), 1000, seed)
+                .pretrain(&format!("c-{recipe}"), 2000, recipe)
+                .metrics(70.0, acc, 10.0)
+                .write(dir.path());
+        }
+    }
+    let agg = aggregate(load_records(dir.path()).unwrap());
+    assert_eq!(verdict(&agg, "6"), Verdict::Inconclusive);
+    // One size only: the size claim cannot be tested.
+    let size = agg.claims.iter().find(|c| c.id == "2").unwrap();
+    assert_eq!(size.verdict, Verdict::Inconclusive);
+    assert!(size.note.contains("too few points"), "{}", size.note);
+    assert_eq!(size.estimate, None);
+}
+
+#[test]
+fn a_corrupt_record_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    Synth::new("a", 1000, 0).write(dir.path());
+    let bad = Synth::new("b", 1000, 0).write(dir.path());
+    let json = bad.join("record.json");
+    let text = std::fs::read_to_string(&json).unwrap().replace("\"label\": \"b\"", "\"label\": \"c\"");
+    std::fs::write(&json, text).unwrap();
+    let err = load_records(dir.path()).unwrap_err().to_string();
+    assert!(err.contains(&json.display().to_string()), "{err}");
+    assert!(err.contains("1 record(s) failed verification"), "{err}");
+}
+
+#[test]
+fn failed_and_unfinished_runs_are_listed_but_never_results() {
+    let dir = tempfile::tempdir().unwrap();
+    Synth::new("m", 1000, 0).grid(0.01, 0.0).metrics(70.0, 50.0, 5.0).write(dir.path());
+    let mut failed = Synth::new("m", 1000, 0).grid(0.1, 0.0).metrics(99.0, 99.0, 1.0);
+    failed.failed = Some("loss became NaN".to_string());
+    failed.write(dir.path());
+    let unfinished = Synth::new("m", 1000, 0).grid(0.3, 0.0).metrics(99.0, 99.0, 1.0).write(dir.path());
+    std::fs::remove_file(unfinished.join("record.sha256")).unwrap();
+    let agg = aggregate(load_records(dir.path()).unwrap());
+    assert_eq!(agg.failed.len(), 1);
+    assert_eq!(agg.failed[0].reason, "loss became NaN");
+    assert_eq!(agg.unfinished, 1);
+    assert_eq!(agg.selected.len(), 1);
+    assert_eq!(agg.selected[0].learning_rate, 0.01);
+}
+
+#[test]
+fn different_engines_or_protocols_are_never_pooled() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in 0..3 {
+        Synth::new("m", 1000, seed).metrics(70.0, 50.0, 5.0).write(dir.path());
+    }
+    let mut old = Synth::new("m", 1000, 0).metrics(90.0, 90.0, 1.0);
+    old.engine = "oodcal-engine-0".to_string();
+    old.write(dir.path());
+    let mut longer = Synth::new("m", 1000, 1).metrics(90.0, 90.0, 1.0);
+    longer.steps = 500;
+    longer.write(dir.path());
+    let agg = aggregate(load_records(dir.path()).unwrap());
+    assert_eq!(agg.runs.len(), 3, "only the largest group is reported");
+    assert!(agg.runs.iter().all(|r| r.ood_accuracy == 50.0));
+    assert_eq!(agg.other_groups.len(), 2);
+    let differs: Vec<_> = agg.other_groups.iter().flat_map(|g| g.differs_in.clone()).collect();
+    assert!(differs.contains(&"engine version") && differs.contains(&"protocol"), "{differs:?}");
+    let warnings = oodcal::report::warnings(&agg);
+    assert!(warnings.iter().any(|w| w.contains("oodcal-engine-0")), "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.contains("\"steps\":500")), "{warnings:?}");
+}
