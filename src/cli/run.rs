@@ -31,7 +31,11 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<ExitCode> {
     let ctx = Context::open(g, true)?;
     let study = Study::load(&a.study, &ctx.catalogue)?;
     let runs = expand(&study, &ctx.catalogue);
-    require_inputs(&ctx, &runs)?;
+    let chosen: Vec<PlannedRun> = crate::run::executor::selected(&runs, &a.only)
+        .into_iter()
+        .cloned()
+        .collect();
+    require_inputs(&ctx, &chosen)?;
     let options = RunOptions {
         backend: a.backend,
         only: a.only.clone(),

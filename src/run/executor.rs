@@ -43,7 +43,8 @@ pub struct StudySummary {
     pub runs_dir: PathBuf,
 }
 
-fn selected<'a>(runs: &'a [PlannedRun], only: &[String]) -> Vec<&'a PlannedRun> {
+/// The runs `--only` selects (all of them when it is empty).
+pub fn selected<'a>(runs: &'a [PlannedRun], only: &[String]) -> Vec<&'a PlannedRun> {
     runs.iter()
         .filter(|r| {
             only.is_empty()
@@ -95,7 +96,7 @@ pub fn run_study(
         return Ok(summary);
     }
     let bench = load_benchmark(&study.benchmark, catalogue, roots)?;
-    let starts = starts(study, catalogue, roots)?;
+    let starts = starts(study, catalogue, roots, &pending)?;
     let code = code_version(&roots.repo);
     let mut trials: BTreeMap<u64, Trial> = BTreeMap::new();
     let total = pending.len();
@@ -189,10 +190,24 @@ fn one_line(label: &str, run: &PlannedRun, record: &RunRecord) -> String {
     }
 }
 
-/// Each pre-trained model's starting checkpoint, checked against its pin.
-fn starts(study: &Study, catalogue: &Catalogue, roots: &Roots) -> Result<BTreeMap<String, Start>> {
+/// The starting checkpoint of each pre-trained model among `pending`, checked
+/// against its pin (checkpoints of models not being run are not needed).
+fn starts(
+    study: &Study,
+    catalogue: &Catalogue,
+    roots: &Roots,
+    pending: &[&PlannedRun],
+) -> Result<BTreeMap<String, Start>> {
     let mut out = BTreeMap::new();
-    for target in targets(study, catalogue) {
+    let needed = |t: &super::pretrain::PretrainTarget| {
+        pending.iter().any(|r| {
+            let m = &r.spec.model;
+            m.family == t.model.family
+                && m.size == t.model.size
+                && m.pretrain.as_ref().map(|p| p.get_ref()) == Some(t.pretrain.name.get_ref())
+        })
+    };
+    for target in targets(study, catalogue).into_iter().filter(needed) {
         let path = roots.repo.join(&target.zoo.path);
         let Some(pinned) = target.zoo.pinned_digest(catalogue) else {
             bail!(
