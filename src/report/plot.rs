@@ -110,7 +110,13 @@ pub fn si(v: f64) -> String {
     } else {
         (v, "")
     };
-    let digits = if scaled >= 100.0 { 0 } else if scaled >= 10.0 { 1 } else { 2 };
+    let digits = if scaled >= 100.0 {
+        0
+    } else if scaled >= 10.0 {
+        1
+    } else {
+        2
+    };
     format!("{scaled:.digits$}{suffix}")
 }
 
@@ -229,14 +235,20 @@ fn draw_scatter(root: &DrawingArea<SVGBackend, Shift>, s: &Scatter) -> Result<()
     if s.diagonal {
         let grey = RGBColor(150, 150, 150);
         chart
-            .draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], grey.stroke_width(1)))
+            .draw_series(LineSeries::new(
+                [(0.0, 0.0), (1.0, 1.0)],
+                grey.stroke_width(1),
+            ))
             .map_err(err)?
             .label("perfect calibration")
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], grey));
     }
     if let Some(line) = &s.line {
         let colour = RGBColor(60, 60, 60);
-        let ends = [(x0, line.intercept + line.slope * x0), (x1, line.intercept + line.slope * x1)];
+        let ends = [
+            (x0, line.intercept + line.slope * x0),
+            (x1, line.intercept + line.slope * x1),
+        ];
         chart
             .draw_series(LineSeries::new(ends, colour.stroke_width(1)))
             .map_err(err)?
@@ -255,7 +267,11 @@ fn draw_scatter(root: &DrawingArea<SVGBackend, Shift>, s: &Scatter) -> Result<()
     Ok(())
 }
 
-type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
 
 /// Error bars, then markers, one legend entry per series (series in name order).
 fn draw_markers(chart: &mut Chart, s: &Scatter, pts: &[(f64, f64, f64, f64)]) -> Result<()> {
@@ -263,17 +279,25 @@ fn draw_markers(chart: &mut Chart, s: &Scatter, pts: &[(f64, f64, f64, f64)]) ->
     series.sort_unstable();
     series.dedup();
     for name in series {
-        let members: Vec<usize> = (0..s.markers.len()).filter(|&i| s.markers[i].series == name).collect();
+        let members: Vec<usize> = (0..s.markers.len())
+            .filter(|&i| s.markers[i].series == name)
+            .collect();
         let first = &s.markers[members[0]];
         let colour = PALETTE[first.colour % PALETTE.len()];
         let bars = members.iter().flat_map(|&i| {
             let (x, y, xe, ye) = pts[i];
             let mut v = Vec::new();
             if ye > 0.0 {
-                v.push(PathElement::new([(x, y - ye), (x, y + ye)], colour.stroke_width(1)));
+                v.push(PathElement::new(
+                    [(x, y - ye), (x, y + ye)],
+                    colour.stroke_width(1),
+                ));
             }
             if xe > 0.0 {
-                v.push(PathElement::new([(x - xe, y), (x + xe, y)], colour.stroke_width(1)));
+                v.push(PathElement::new(
+                    [(x - xe, y), (x + xe, y)],
+                    colour.stroke_width(1),
+                ));
             }
             v
         });
@@ -281,7 +305,9 @@ fn draw_markers(chart: &mut Chart, s: &Scatter, pts: &[(f64, f64, f64, f64)]) ->
         if s.join {
             let mut line: Vec<(f64, f64)> = members.iter().map(|&i| (pts[i].0, pts[i].1)).collect();
             line.sort_by(|a, b| a.0.total_cmp(&b.0));
-            chart.draw_series(LineSeries::new(line, colour.stroke_width(2))).map_err(err)?;
+            chart
+                .draw_series(LineSeries::new(line, colour.stroke_width(2)))
+                .map_err(err)?;
         }
         let style = colour.mix(0.75).filled();
         let outline = colour.stroke_width(2);
@@ -310,4 +336,3 @@ fn draw_markers(chart: &mut Chart, s: &Scatter, pts: &[(f64, f64, f64, f64)]) ->
     }
     Ok(())
 }
-
