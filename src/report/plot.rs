@@ -256,15 +256,48 @@ fn draw_scatter(root: &DrawingArea<SVGBackend, Shift>, s: &Scatter) -> Result<()
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], colour));
     }
     draw_markers(&mut chart, s, &pts)?;
+    let corner = emptiest_corner(&pts, (x0, x1), (y0, y1));
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(corner)
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(180, 180, 180))
         .label_font(("sans-serif", 11))
         .draw()
         .map_err(err)?;
     Ok(())
+}
+
+/// The corner whose 40% × 40% box holds the fewest markers, so the legend
+/// hides as little data as possible (ties: upper right, upper left, lower
+/// right, lower left).
+fn emptiest_corner(
+    pts: &[(f64, f64, f64, f64)],
+    x: (f64, f64),
+    y: (f64, f64),
+) -> SeriesLabelPosition {
+    let fx = |v: f64| (v - x.0) / (x.1 - x.0);
+    let fy = |v: f64| (v - y.0) / (y.1 - y.0);
+    let count = |right: bool, upper: bool| {
+        pts.iter()
+            .filter(|p| {
+                let (a, b) = (fx(p.0), fy(p.1));
+                (if right { a > 0.6 } else { a < 0.4 }) && (if upper { b > 0.6 } else { b < 0.4 })
+            })
+            .count()
+    };
+    let corners = [
+        (count(true, true), SeriesLabelPosition::UpperRight),
+        (count(false, true), SeriesLabelPosition::UpperLeft),
+        (count(true, false), SeriesLabelPosition::LowerRight),
+        (count(false, false), SeriesLabelPosition::LowerLeft),
+    ];
+    let best = corners.iter().map(|c| c.0).min().unwrap_or(0);
+    corners
+        .into_iter()
+        .find(|c| c.0 == best)
+        .map(|c| c.1)
+        .unwrap_or(SeriesLabelPosition::UpperRight)
 }
 
 type Chart<'a, 'b> = ChartContext<
