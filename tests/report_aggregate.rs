@@ -17,9 +17,22 @@ fn selection_keeps_the_highest_id_accuracy_per_model_and_seed() {
     // OOD accuracy peaks elsewhere (lr 0.1 / wd 0), which only the oracle may pick.
     for seed in 0..2u64 {
         for (lr, wd) in [(0.1, 0.0), (0.1, 1e-4), (0.01, 0.0), (0.01, 1e-4)] {
-            let id = 70.0 + if (lr, wd) == (0.01, 1e-4) { 10.0 } else { lr * 10.0 };
-            let ood = 50.0 + if (lr, wd) == (0.1, 0.0) { 20.0 } else { wd * 1e4 } + seed as f64;
-            Synth::new("m", 1000, seed).grid(lr, wd).metrics(id, ood, 5.0).write(dir.path());
+            let id = 70.0
+                + if (lr, wd) == (0.01, 1e-4) {
+                    10.0
+                } else {
+                    lr * 10.0
+                };
+            let ood =
+                50.0 + if (lr, wd) == (0.1, 0.0) {
+                    20.0
+                } else {
+                    wd * 1e4
+                } + seed as f64;
+            Synth::new("m", 1000, seed)
+                .grid(lr, wd)
+                .metrics(id, ood, 5.0)
+                .write(dir.path());
         }
     }
     let agg = aggregate(load_records(dir.path()).unwrap());
@@ -40,7 +53,10 @@ fn selection_keeps_the_highest_id_accuracy_per_model_and_seed() {
 fn ties_are_broken_the_same_way_whatever_the_order() {
     let dir = tempfile::tempdir().unwrap();
     for lr in [0.3, 0.1, 0.03] {
-        Synth::new("m", 1000, 0).grid(lr, 0.0).metrics(75.0, 60.0 + lr, 5.0).write(dir.path());
+        Synth::new("m", 1000, 0)
+            .grid(lr, 0.0)
+            .metrics(75.0, 60.0 + lr, 5.0)
+            .write(dir.path());
     }
     let agg = aggregate(load_records(dir.path()).unwrap());
     // Equal ID accuracy: the smallest learning rate wins.
@@ -52,13 +68,19 @@ fn summaries_are_mean_and_standard_error_over_seeds() {
     let dir = tempfile::tempdir().unwrap();
     let ood = [60.0, 62.0, 67.0];
     for (seed, acc) in ood.iter().enumerate() {
-        Synth::new("m", 1000, seed as u64).metrics(80.0, *acc, 10.0 + seed as f64).write(dir.path());
+        Synth::new("m", 1000, seed as u64)
+            .metrics(80.0, *acc, 10.0 + seed as f64)
+            .write(dir.path());
     }
-    Synth::new("single", 1000, 0).metrics(80.0, 50.0, 10.0).write(dir.path());
+    Synth::new("single", 1000, 0)
+        .metrics(80.0, 50.0, 10.0)
+        .write(dir.path());
     let agg = aggregate(load_records(dir.path()).unwrap());
     let m = agg.models.iter().find(|m| m.label == "m").unwrap();
     let mean = 63.0;
-    let sd = (((60.0f64 - mean).powi(2) + (62.0f64 - mean).powi(2) + (67.0f64 - mean).powi(2)) / 2.0).sqrt();
+    let sd = (((60.0f64 - mean).powi(2) + (62.0f64 - mean).powi(2) + (67.0f64 - mean).powi(2))
+        / 2.0)
+        .sqrt();
     assert_eq!(m.ood_accuracy.n, 3);
     assert!((m.ood_accuracy.mean - mean).abs() < 1e-12);
     assert!((m.ood_accuracy.se.unwrap() - sd / 3f64.sqrt()).abs() < 1e-12);
@@ -127,7 +149,9 @@ fn a_corrupt_record_is_refused_by_name() {
     Synth::new("a", 1000, 0).write(dir.path());
     let bad = Synth::new("b", 1000, 0).write(dir.path());
     let json = bad.join("record.json");
-    let text = std::fs::read_to_string(&json).unwrap().replace("\"label\": \"b\"", "\"label\": \"c\"");
+    let text = std::fs::read_to_string(&json)
+        .unwrap()
+        .replace("\"label\": \"b\"", "\"label\": \"c\"");
     std::fs::write(&json, text).unwrap();
     let err = load_records(dir.path()).unwrap_err().to_string();
     assert!(err.contains(&json.display().to_string()), "{err}");
@@ -137,11 +161,19 @@ fn a_corrupt_record_is_refused_by_name() {
 #[test]
 fn failed_and_unfinished_runs_are_listed_but_never_results() {
     let dir = tempfile::tempdir().unwrap();
-    Synth::new("m", 1000, 0).grid(0.01, 0.0).metrics(70.0, 50.0, 5.0).write(dir.path());
-    let mut failed = Synth::new("m", 1000, 0).grid(0.1, 0.0).metrics(99.0, 99.0, 1.0);
+    Synth::new("m", 1000, 0)
+        .grid(0.01, 0.0)
+        .metrics(70.0, 50.0, 5.0)
+        .write(dir.path());
+    let mut failed = Synth::new("m", 1000, 0)
+        .grid(0.1, 0.0)
+        .metrics(99.0, 99.0, 1.0);
     failed.failed = Some("loss became NaN".to_string());
     failed.write(dir.path());
-    let unfinished = Synth::new("m", 1000, 0).grid(0.3, 0.0).metrics(99.0, 99.0, 1.0).write(dir.path());
+    let unfinished = Synth::new("m", 1000, 0)
+        .grid(0.3, 0.0)
+        .metrics(99.0, 99.0, 1.0)
+        .write(dir.path());
     std::fs::remove_file(unfinished.join("record.sha256")).unwrap();
     let agg = aggregate(load_records(dir.path()).unwrap());
     assert_eq!(agg.failed.len(), 1);
@@ -155,9 +187,11 @@ fn failed_and_unfinished_runs_are_listed_but_never_results() {
 fn different_engines_or_protocols_are_never_pooled() {
     let dir = tempfile::tempdir().unwrap();
     for seed in 0..3 {
-        Synth::new("m", 1000, seed).metrics(70.0, 50.0, 5.0).write(dir.path());
+        Synth::new("m", 1000, seed)
+            .metrics(70.0, 50.0, 5.0)
+            .write(dir.path());
     }
-    let mut old = Synth::new("m", 1000, 0).metrics(90.0, 90.0, 1.0);
+    let mut old = Synth::new("m", 1000, 7).metrics(90.0, 90.0, 1.0);
     old.engine = "oodcal-engine-0".to_string();
     old.write(dir.path());
     let mut longer = Synth::new("m", 1000, 1).metrics(90.0, 90.0, 1.0);
@@ -167,9 +201,22 @@ fn different_engines_or_protocols_are_never_pooled() {
     assert_eq!(agg.runs.len(), 3, "only the largest group is reported");
     assert!(agg.runs.iter().all(|r| r.ood_accuracy == 50.0));
     assert_eq!(agg.other_groups.len(), 2);
-    let differs: Vec<_> = agg.other_groups.iter().flat_map(|g| g.differs_in.clone()).collect();
-    assert!(differs.contains(&"engine version") && differs.contains(&"protocol"), "{differs:?}");
+    let differs: Vec<_> = agg
+        .other_groups
+        .iter()
+        .flat_map(|g| g.differs_in.clone())
+        .collect();
+    assert!(
+        differs.contains(&"engine version") && differs.contains(&"protocol"),
+        "{differs:?}"
+    );
     let warnings = oodcal::report::warnings(&agg);
-    assert!(warnings.iter().any(|w| w.contains("oodcal-engine-0")), "{warnings:?}");
-    assert!(warnings.iter().any(|w| w.contains("\"steps\":500")), "{warnings:?}");
+    assert!(
+        warnings.iter().any(|w| w.contains("oodcal-engine-0")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("\"steps\":500")),
+        "{warnings:?}"
+    );
 }

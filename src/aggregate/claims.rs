@@ -186,7 +186,10 @@ fn size_axis(selected: &[RunRow]) -> (Vec<&RunRow>, String) {
             .filter(|r| r.pretraining.as_deref() == Some(p))
             .collect();
         if distinct(&rows, |r| r.params as f64) >= MIN_DISTINCT_X {
-            return (rows, format!("pre-trained models sharing pre-training `{p}`"));
+            return (
+                rows,
+                format!("pre-trained models sharing pre-training `{p}`"),
+            );
         }
     }
     (pretrained, "all pre-trained models".to_string())
@@ -210,20 +213,22 @@ fn data_axis(selected: &[RunRow]) -> (Vec<&RunRow>, String) {
         groups.entry(key).or_default().push(r);
     }
     let images = |r: &RunRow| r.pretrain_images.unwrap_or(0) as f64;
-    let best = groups
-        .iter()
-        .max_by(|a, b| {
-            distinct(a.1, images)
-                .cmp(&distinct(b.1, images))
-                .then_with(|| b.0.cmp(a.0))
-        });
+    let best = groups.iter().max_by(|a, b| {
+        distinct(a.1, images)
+            .cmp(&distinct(b.1, images))
+            .then_with(|| b.0.cmp(a.0))
+    });
     if let Some(((family, size, recipe), rows)) = best {
         if distinct(rows, images) >= MIN_DISTINCT_X {
-            let subset = format!("{family} {size}, recipe `{recipe}`, different pre-training corpora");
+            let subset =
+                format!("{family} {size}, recipe `{recipe}`, different pre-training corpora");
             return (rows.clone(), subset);
         }
     }
-    (known, "all pre-trained models with a known corpus size".to_string())
+    (
+        known,
+        "all pre-trained models with a known corpus size".to_string(),
+    )
 }
 
 fn distinct(rows: &[&RunRow], x: impl Fn(&RunRow) -> f64) -> usize {
@@ -366,7 +371,10 @@ fn pretrained_vs_scratch(selected: &[RunRow], options: &BootstrapOptions) -> Cla
         return result;
     }
     let groups = vec![
-        pretrained.iter().map(|r| r.ood_accuracy).collect::<Vec<_>>(),
+        pretrained
+            .iter()
+            .map(|r| r.ood_accuracy)
+            .collect::<Vec<_>>(),
         scratch.iter().map(|r| r.ood_accuracy).collect::<Vec<_>>(),
     ];
     let (est, lo, hi) = stratified(&groups, options, |g| mean(&g[0]) - mean(&g[1]));
@@ -434,9 +442,17 @@ fn recipe_claim(selected: &[RunRow], options: &BootstrapOptions) -> ClaimResult 
     let (est, lo, hi) = stratified(&values, options, excess_sd);
     fill(&mut result, est, lo, hi);
     let means: Vec<f64> = values.iter().map(|v| mean(v)).collect();
-    let spread = means.iter().cloned().fold(f64::MIN, f64::max) - means.iter().cloned().fold(f64::MAX, f64::min);
-    let noise = mean(&values.iter().map(|v| sample_var(v) / v.len() as f64).collect::<Vec<_>>()).sqrt();
-    result.note = format!("recipe means span {spread:.2} pp; seed noise (RMS standard error) {noise:.2} pp");
+    let spread = means.iter().cloned().fold(f64::MIN, f64::max)
+        - means.iter().cloned().fold(f64::MAX, f64::min);
+    let noise = mean(
+        &values
+            .iter()
+            .map(|v| sample_var(v) / v.len() as f64)
+            .collect::<Vec<_>>(),
+    )
+    .sqrt();
+    result.note =
+        format!("recipe means span {spread:.2} pp; seed noise (RMS standard error) {noise:.2} pp");
     result
 }
 
@@ -449,7 +465,12 @@ fn sample_var(v: &[f64]) -> f64 {
 fn excess_sd(groups: &[Vec<f64>]) -> f64 {
     let means: Vec<f64> = groups.iter().map(|v| mean(v)).collect();
     let between = sample_var(&means);
-    let noise = mean(&groups.iter().map(|v| sample_var(v) / v.len() as f64).collect::<Vec<_>>());
+    let noise = mean(
+        &groups
+            .iter()
+            .map(|v| sample_var(v) / v.len() as f64)
+            .collect::<Vec<_>>(),
+    );
     let excess = between - noise;
     excess.signum() * excess.abs().sqrt()
 }

@@ -12,9 +12,16 @@ use std::collections::BTreeMap;
 use super::load::LoadedRun;
 
 /// Protocol settings that change what a number means (read from the run spec).
-pub const PROTOCOL_FIELDS: [&str; 5] = ["steps", "batch_per_domain", "eval_every", "head", "augment_id_validation"];
+pub const PROTOCOL_FIELDS: [&str; 5] = [
+    "steps",
+    "batch_per_domain",
+    "eval_every",
+    "head",
+    "augment_id_validation",
+];
 /// Benchmark settings, read from `spec.benchmark`.
-pub const BENCHMARK_FIELDS: [&str; 4] = ["dataset", "test_domain", "resolution", "holdout_fraction"];
+pub const BENCHMARK_FIELDS: [&str; 4] =
+    ["dataset", "test_domain", "resolution", "holdout_fraction"];
 
 /// What must agree for two runs to be pooled.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]

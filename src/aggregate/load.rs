@@ -98,6 +98,10 @@ fn load_one(dir: &Path) -> Result<LoadedRun, RecordError> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         record,
-        record_sha256: line.split_whitespace().next().unwrap_or_default().to_string(),
+        record_sha256: line
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
     })
 }

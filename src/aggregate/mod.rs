@@ -88,7 +88,11 @@ pub fn aggregate(loaded: Loaded) -> Aggregate {
         .collect();
     let mut runs: Vec<RunRow> = main.runs.iter().filter_map(rows::run_row).collect();
     runs.sort_by(|a, b| {
-        (a.label.as_str(), a.seed, a.run_id.as_str()).cmp(&(b.label.as_str(), b.seed, b.run_id.as_str()))
+        (a.label.as_str(), a.seed, a.run_id.as_str()).cmp(&(
+            b.label.as_str(),
+            b.seed,
+            b.run_id.as_str(),
+        ))
     });
     let failed = main.runs.iter().filter_map(rows::failed_run).collect();
     let selected = select(&runs, Rule::TrainingDomainValidation);

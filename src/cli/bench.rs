@@ -275,7 +275,10 @@ fn bench_report(models: usize, seeds: u64, dir: Option<PathBuf>) -> Result<()> {
     let records = root.join("records");
     let t = Instant::now();
     let n = write_synthetic_study(&records, models, seeds)?;
-    println!("wrote {n} synthetic records in {:.2}s (setup, not timed below)", t.elapsed().as_secs_f64());
+    println!(
+        "wrote {n} synthetic records in {:.2}s (setup, not timed below)",
+        t.elapsed().as_secs_f64()
+    );
     let meta = StudyMeta {
         name: "synthetic".to_string(),
         description: format!("{n} synthetic records for `oodcal bench report`"),

@@ -72,7 +72,11 @@ fn check(dir: &std::path::Path, records: Option<&std::path::Path>) -> Result<Exi
         println!("DRIFTED {p}");
     }
     if result.ok() {
-        println!("{}: all {} files match report.lock", dir.display(), result.checked);
+        println!(
+            "{}: all {} files match report.lock",
+            dir.display(),
+            result.checked
+        );
         Ok(ExitCode::SUCCESS)
     } else {
         println!(

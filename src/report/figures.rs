@@ -32,7 +32,10 @@ struct Style {
 impl Style {
     fn new(models: &[ModelSummary]) -> Style {
         let families: BTreeSet<String> = models.iter().map(|m| m.family.clone()).collect();
-        let logs: Vec<f64> = models.iter().map(|m| (m.params.max(1) as f64).log10()).collect();
+        let logs: Vec<f64> = models
+            .iter()
+            .map(|m| (m.params.max(1) as f64).log10())
+            .collect();
         let lo = logs.iter().cloned().fold(f64::INFINITY, f64::min);
         let hi = logs.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         Style {
@@ -57,10 +60,22 @@ impl Style {
             series: format!(
                 "{} · {}",
                 m.family,
-                if pretrained { "pre-trained" } else { "from scratch" }
+                if pretrained {
+                    "pre-trained"
+                } else {
+                    "from scratch"
+                }
             ),
-            colour: self.families.iter().position(|f| *f == m.family).unwrap_or(0),
-            shape: if pretrained { Shape::Circle } else { Shape::Triangle },
+            colour: self
+                .families
+                .iter()
+                .position(|f| *f == m.family)
+                .unwrap_or(0),
+            shape: if pretrained {
+                Shape::Circle
+            } else {
+                Shape::Triangle
+            },
             radius: 3 + (t * 6.0).round() as u32,
         }
     }
@@ -107,7 +122,10 @@ fn scatter_figure(
     fx: impl Fn(&ModelSummary) -> MeanSe,
     fy: impl Fn(&ModelSummary) -> MeanSe,
 ) -> Result<Figure> {
-    let markers = models.iter().map(|m| style.marker(m, fx(m), fy(m))).collect();
+    let markers = models
+        .iter()
+        .map(|m| style.marker(m, fx(m), fy(m)))
+        .collect();
     let chart = Scatter {
         title: format!("{id}: {}", y.label),
         x,
@@ -128,7 +146,10 @@ fn scatter_figure(
 
 /// Pre-training corpus size vs OOD accuracy and ECE (pre-trained models with a known size).
 fn data_size_figure(style: &Style, models: &[ModelSummary]) -> Result<Option<Figure>> {
-    let with_size: Vec<&ModelSummary> = models.iter().filter(|m| m.pretrain_images.is_some()).collect();
+    let with_size: Vec<&ModelSummary> = models
+        .iter()
+        .filter(|m| m.pretrain_images.is_some())
+        .collect();
     if with_size.is_empty() {
         return Ok(None);
     }
@@ -137,7 +158,10 @@ fn data_size_figure(style: &Style, models: &[ModelSummary]) -> Result<Option<Fig
         title: format!("pre-training images vs {}", y.label),
         x: Axis::log("pre-training images (log scale)"),
         y,
-        markers: with_size.iter().map(|m| style.marker(m, images(m), f(m))).collect(),
+        markers: with_size
+            .iter()
+            .map(|m| style.marker(m, images(m), f(m)))
+            .collect(),
         line: None,
         diagonal: false,
         join: false,
@@ -168,14 +192,20 @@ fn recipe_figure(style: &Style, models: &[ModelSummary]) -> Result<Option<Figure
         return Ok(None);
     }
     let at = |m: &ModelSummary| {
-        let i = recipes.iter().position(|r| Some(r) == m.recipe.as_ref()).unwrap_or(0);
+        let i = recipes
+            .iter()
+            .position(|r| Some(r) == m.recipe.as_ref())
+            .unwrap_or(0);
         exact(i as f64)
     };
     let panel = |y: Axis, f: fn(&ModelSummary) -> MeanSe| Scatter {
         title: format!("recipe vs {}", y.label),
         x: Axis::categorical("pre-training recipe", recipes.clone()),
         y,
-        markers: with_recipe.iter().map(|m| style.marker(m, at(m), f(m))).collect(),
+        markers: with_recipe
+            .iter()
+            .map(|m| style.marker(m, at(m), f(m)))
+            .collect(),
         line: None,
         diagonal: false,
         join: false,
@@ -201,7 +231,13 @@ fn on_the_line_figure(style: &Style, models: &[ModelSummary]) -> Result<Option<F
     let p = |v: f64| probit(v / 100.0);
     let markers: Vec<Marker> = models
         .iter()
-        .map(|m| style.marker(m, exact(p(m.id_accuracy.mean)), exact(p(m.ood_accuracy.mean))))
+        .map(|m| {
+            style.marker(
+                m,
+                exact(p(m.id_accuracy.mean)),
+                exact(p(m.ood_accuracy.mean)),
+            )
+        })
         .collect();
     let xs: Vec<f64> = markers.iter().map(|m| m.x).collect();
     let ys: Vec<f64> = markers.iter().map(|m| m.y).collect();

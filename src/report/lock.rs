@@ -50,7 +50,11 @@ impl Lock {
         for c in code {
             out.push_str(&format!("code {c}\n"));
         }
-        for (kind, entries) in [("file", &self.files), ("record", &self.records), ("input", &self.inputs)] {
+        for (kind, entries) in [
+            ("file", &self.files),
+            ("record", &self.records),
+            ("input", &self.inputs),
+        ] {
             let mut sorted = entries.clone();
             sorted.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
             for (sha, name) in sorted {
@@ -79,7 +83,9 @@ impl Lock {
                 lock.code.push(c.to_string());
             } else {
                 let mut parts = line.splitn(3, "  ");
-                let (Some(sha), Some(kind), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+                let (Some(sha), Some(kind), Some(name)) =
+                    (parts.next(), parts.next(), parts.next())
+                else {
                     bail!("{}: expected `<sha256>  <kind>  <name>`", at());
                 };
                 // Inputs may carry `unpinned:<name>` instead of a digest.
@@ -124,13 +130,19 @@ pub fn check_report(report_dir: &Path, records_dir: Option<&Path>) -> Result<Loc
     let text = std::fs::read_to_string(&lock_path)
         .with_context(|| format!("{}: cannot read the report lock", lock_path.display()))?;
     let lock = Lock::parse(&lock_path, &text)?;
-    let records_dir = records_dir.map(Path::to_path_buf).unwrap_or(lock.records_dir.clone());
+    let records_dir = records_dir
+        .map(Path::to_path_buf)
+        .unwrap_or(lock.records_dir.clone());
     let mut check = LockCheck::default();
     let entries = lock
         .files
         .iter()
         .map(|(sha, name)| (sha, report_dir.join(name)))
-        .chain(lock.records.iter().map(|(sha, name)| (sha, records_dir.join(name))));
+        .chain(
+            lock.records
+                .iter()
+                .map(|(sha, name)| (sha, records_dir.join(name))),
+        );
     for (expected, path) in entries {
         check.checked += 1;
         match sha256_file(&path) {

@@ -78,7 +78,11 @@ pub fn build_report(study: &Study, records_dir: &Path, out_dir: &Path) -> Result
 }
 
 /// [`build_report`] without a manifest (the study named by `meta`).
-pub fn build_report_for(meta: &StudyMeta, records_dir: &Path, out_dir: &Path) -> Result<ReportSummary> {
+pub fn build_report_for(
+    meta: &StudyMeta,
+    records_dir: &Path,
+    out_dir: &Path,
+) -> Result<ReportSummary> {
     let loaded = load_records(records_dir)?;
     let agg = aggregate(loaded);
     write_report(meta, &agg, records_dir, out_dir)
@@ -116,8 +120,14 @@ pub fn warnings(agg: &Aggregate) -> Vec<String> {
 const TABLES: [&str; 5] = ["runs", "selected", "oracle", "summary", "claims"];
 
 /// Writes every output of an aggregate: tables, page, lock.
-pub fn write_report(meta: &StudyMeta, agg: &Aggregate, records_dir: &Path, out_dir: &Path) -> Result<ReportSummary> {
-    std::fs::create_dir_all(out_dir).with_context(|| format!("{}: cannot create", out_dir.display()))?;
+pub fn write_report(
+    meta: &StudyMeta,
+    agg: &Aggregate,
+    records_dir: &Path,
+    out_dir: &Path,
+) -> Result<ReportSummary> {
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("{}: cannot create", out_dir.display()))?;
     let tables = write_tables(agg, out_dir)?;
     let table_names: Vec<String> = tables
         .iter()
@@ -140,8 +150,17 @@ pub fn write_report(meta: &StudyMeta, agg: &Aggregate, records_dir: &Path, out_d
         tables: &table_names,
     })?;
     let index = out_dir.join(INDEX_FILE);
-    crate::atomic::write(&index, page.as_bytes()).with_context(|| format!("{}: cannot write", index.display()))?;
-    let lock = build_lock(meta, agg, records_dir, &page, &table_names, out_dir, &provenance)?;
+    crate::atomic::write(&index, page.as_bytes())
+        .with_context(|| format!("{}: cannot write", index.display()))?;
+    let lock = build_lock(
+        meta,
+        agg,
+        records_dir,
+        &page,
+        &table_names,
+        out_dir,
+        &provenance,
+    )?;
     let lock_path = out_dir.join(LOCK_FILE);
     crate::atomic::write(&lock_path, lock.render().as_bytes())
         .with_context(|| format!("{}: cannot write", lock_path.display()))?;
@@ -155,7 +174,11 @@ pub fn write_report(meta: &StudyMeta, agg: &Aggregate, records_dir: &Path, out_d
         unfinished: agg.unfinished,
         set_aside: agg.other_groups.iter().map(|g| g.runs).sum(),
         warnings,
-        claims: agg.claims.iter().map(|c| (c.id.clone(), c.verdict)).collect(),
+        claims: agg
+            .claims
+            .iter()
+            .map(|c| (c.id.clone(), c.verdict))
+            .collect(),
     })
 }
 
@@ -194,7 +217,12 @@ fn build_lock(
     let records = agg
         .records
         .iter()
-        .map(|r| (r.record_sha256.clone(), format!("{}/{}", r.folder, crate::record::store::RECORD_FILE)))
+        .map(|r| {
+            (
+                r.record_sha256.clone(),
+                format!("{}/{}", r.folder, crate::record::store::RECORD_FILE),
+            )
+        })
         .collect();
     let mut inputs: Vec<(String, String)> = provenance
         .inputs

@@ -110,7 +110,13 @@ pub fn si(v: f64) -> String {
     } else {
         (v, "")
     };
-    let digits = if scaled >= 100.0 { 0 } else if scaled >= 10.0 { 1 } else { 2 };
+    let digits = if scaled >= 100.0 {
+        0
+    } else if scaled >= 10.0 {
+        1
+    } else {
+        2
+    };
     format!("{scaled:.digits$}{suffix}")
 }
 
@@ -229,14 +235,20 @@ fn draw_scatter(root: &DrawingArea<SVGBackend, Shift>, s: &Scatter) -> Result<()
     if s.diagonal {
         let grey = RGBColor(150, 150, 150);
         chart
-            .draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], grey.stroke_width(1)))
+            .draw_series(LineSeries::new(
+                [(0.0, 0.0), (1.0, 1.0)],
+                grey.stroke_width(1),
+            ))
             .map_err(err)?
             .label("perfect calibration")
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], grey));
     }
     if let Some(line) = &s.line {
         let colour = RGBColor(60, 60, 60);
-        let ends = [(x0, line.intercept + line.slope * x0), (x1, line.intercept + line.slope * x1)];
+        let ends = [
+            (x0, line.intercept + line.slope * x0),
+            (x1, line.intercept + line.slope * x1),
+        ];
         chart
             .draw_series(LineSeries::new(ends, colour.stroke_width(1)))
             .map_err(err)?
@@ -244,9 +256,10 @@ fn draw_scatter(root: &DrawingArea<SVGBackend, Shift>, s: &Scatter) -> Result<()
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], colour));
     }
     draw_markers(&mut chart, s, &pts)?;
+    let corner = emptiest_corner(&pts, (x0, x1), (y0, y1));
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(corner)
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(180, 180, 180))
         .label_font(("sans-serif", 11))
@@ -255,7 +268,43 @@ fn draw_scatter(root: &DrawingArea<SVGBackend, Shift>, s: &Scatter) -> Result<()
     Ok(())
 }
 
-type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
+/// The corner whose 40% × 40% box holds the fewest markers, so the legend
+/// hides as little data as possible (ties: upper right, upper left, lower
+/// right, lower left).
+fn emptiest_corner(
+    pts: &[(f64, f64, f64, f64)],
+    x: (f64, f64),
+    y: (f64, f64),
+) -> SeriesLabelPosition {
+    let fx = |v: f64| (v - x.0) / (x.1 - x.0);
+    let fy = |v: f64| (v - y.0) / (y.1 - y.0);
+    let count = |right: bool, upper: bool| {
+        pts.iter()
+            .filter(|p| {
+                let (a, b) = (fx(p.0), fy(p.1));
+                (if right { a > 0.6 } else { a < 0.4 }) && (if upper { b > 0.6 } else { b < 0.4 })
+            })
+            .count()
+    };
+    let corners = [
+        (count(true, true), SeriesLabelPosition::UpperRight),
+        (count(false, true), SeriesLabelPosition::UpperLeft),
+        (count(true, false), SeriesLabelPosition::LowerRight),
+        (count(false, false), SeriesLabelPosition::LowerLeft),
+    ];
+    let best = corners.iter().map(|c| c.0).min().unwrap_or(0);
+    corners
+        .into_iter()
+        .find(|c| c.0 == best)
+        .map(|c| c.1)
+        .unwrap_or(SeriesLabelPosition::UpperRight)
+}
+
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
 
 /// Error bars, then markers, one legend entry per series (series in name order).
 fn draw_markers(chart: &mut Chart, s: &Scatter, pts: &[(f64, f64, f64, f64)]) -> Result<()> {
@@ -263,17 +312,25 @@ fn draw_markers(chart: &mut Chart, s: &Scatter, pts: &[(f64, f64, f64, f64)]) ->
     series.sort_unstable();
     series.dedup();
     for name in series {
-        let members: Vec<usize> = (0..s.markers.len()).filter(|&i| s.markers[i].series == name).collect();
+        let members: Vec<usize> = (0..s.markers.len())
+            .filter(|&i| s.markers[i].series == name)
+            .collect();
         let first = &s.markers[members[0]];
         let colour = PALETTE[first.colour % PALETTE.len()];
         let bars = members.iter().flat_map(|&i| {
             let (x, y, xe, ye) = pts[i];
             let mut v = Vec::new();
             if ye > 0.0 {
-                v.push(PathElement::new([(x, y - ye), (x, y + ye)], colour.stroke_width(1)));
+                v.push(PathElement::new(
+                    [(x, y - ye), (x, y + ye)],
+                    colour.stroke_width(1),
+                ));
             }
             if xe > 0.0 {
-                v.push(PathElement::new([(x - xe, y), (x + xe, y)], colour.stroke_width(1)));
+                v.push(PathElement::new(
+                    [(x - xe, y), (x + xe, y)],
+                    colour.stroke_width(1),
+                ));
             }
             v
         });
@@ -281,7 +338,9 @@ fn draw_markers(chart: &mut Chart, s: &Scatter, pts: &[(f64, f64, f64, f64)]) ->
         if s.join {
             let mut line: Vec<(f64, f64)> = members.iter().map(|&i| (pts[i].0, pts[i].1)).collect();
             line.sort_by(|a, b| a.0.total_cmp(&b.0));
-            chart.draw_series(LineSeries::new(line, colour.stroke_width(2))).map_err(err)?;
+            chart
+                .draw_series(LineSeries::new(line, colour.stroke_width(2)))
+                .map_err(err)?;
         }
         let style = colour.mix(0.75).filled();
         let outline = colour.stroke_width(2);
@@ -310,4 +369,3 @@ fn draw_markers(chart: &mut Chart, s: &Scatter, pts: &[(f64, f64, f64, f64)]) ->
     }
     Ok(())
 }
-

@@ -39,8 +39,15 @@ pub fn provenance(records: &[LoadedRun]) -> Provenance {
             inputs.entry(name).or_default().insert(digest);
         }
         let c = &r.code;
-        code.insert(format!("{} {} {} {}", c.version, c.engine, c.git, c.cargo_lock_sha256));
-        let key = (r.device.backend.to_string(), r.device.device_name.clone(), r.device.driver.clone());
+        code.insert(format!(
+            "{} {} {} {}",
+            c.version, c.engine, c.git, c.cargo_lock_sha256
+        ));
+        let key = (
+            r.device.backend.to_string(),
+            r.device.device_name.clone(),
+            r.device.driver.clone(),
+        );
         *devices.entry(key).or_default() += 1;
         wall += r.wall_seconds;
     }
@@ -55,7 +62,12 @@ pub fn provenance(records: &[LoadedRun]) -> Provenance {
         code: code.into_iter().collect(),
         devices: devices
             .into_iter()
-            .map(|((backend, device, driver), runs)| DeviceCount { backend, device, driver, runs })
+            .map(|((backend, device, driver), runs)| DeviceCount {
+                backend,
+                device,
+                driver,
+                runs,
+            })
             .collect(),
         total_wall_seconds: wall,
     }

@@ -74,7 +74,10 @@ pub fn reference() -> Reference {
 }
 
 fn rows(text: &str) -> impl Iterator<Item = Vec<&str>> {
-    text.lines().skip(1).filter(|l| !l.trim().is_empty()).map(|l| l.split(',').collect())
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split(',').collect())
 }
 
 fn intro_rows() -> Vec<IntroRow> {
@@ -95,8 +98,7 @@ fn domainbed_rows() -> Vec<DomainBedRow> {
     rows(DOMAINBED)
         .filter(|f| f.len() >= 6 && f[0] == "training-domain validation" && f[2] == "ERM")
         .filter(|f| {
-            f[3] == "Avg" && f[1] != "Averages"
-                || PAPER_TEST_DOMAINS.contains(&(f[1], f[3]))
+            f[3] == "Avg" && f[1] != "Averages" || PAPER_TEST_DOMAINS.contains(&(f[1], f[3]))
         })
         .map(|f| DomainBedRow {
             dataset: f[1].to_string(),

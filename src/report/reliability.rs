@@ -21,12 +21,19 @@ struct Split {
 /// Reads `predictions.csv`: `split,index,label,logit_0..logit_{k-1}`. Returns
 /// (ID validation, OOD = `ood_in` and `ood_out` pooled, class count).
 fn read_splits(path: &Path) -> Result<(Split, Split, usize)> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
     let mut lines = text.lines();
     let header = lines.next().unwrap_or_default();
-    let k = header.split(',').filter(|c| c.starts_with("logit_")).count();
+    let k = header
+        .split(',')
+        .filter(|c| c.starts_with("logit_"))
+        .count();
     if k == 0 || !header.starts_with("split,index,label,") {
-        bail!("{}: line 1: expected header `split,index,label,logit_0,...`", path.display());
+        bail!(
+            "{}: line 1: expected header `split,index,label,logit_0,...`",
+            path.display()
+        );
     }
     let (mut id, mut ood) = (Split::default(), Split::default());
     for (i, line) in lines.enumerate().filter(|(_, l)| !l.is_empty()) {
@@ -40,13 +47,23 @@ fn read_splits(path: &Path) -> Result<(Split, Split, usize)> {
             "ood_in" | "ood_out" => &mut ood,
             other => bail!("{}: unknown split `{other}`", at()),
         };
-        target.labels.push(fields[2].parse().with_context(|| format!("{}: label `{}`", at(), fields[2]))?);
+        target.labels.push(
+            fields[2]
+                .parse()
+                .with_context(|| format!("{}: label `{}`", at(), fields[2]))?,
+        );
         for f in &fields[3..] {
-            target.logits.push(f.parse().with_context(|| format!("{}: logit `{f}`", at()))?);
+            target.logits.push(
+                f.parse()
+                    .with_context(|| format!("{}: logit `{f}`", at()))?,
+            );
         }
     }
     if id.labels.is_empty() || ood.labels.is_empty() {
-        bail!("{}: needs rows of split `id` and of `ood_in`/`ood_out`", path.display());
+        bail!(
+            "{}: needs rows of split `id` and of `ood_in`/`ood_out`",
+            path.display()
+        );
     }
     Ok((id, ood, k))
 }
@@ -68,10 +85,18 @@ pub fn diagram_models(models: &[ModelSummary]) -> Vec<&ModelSummary> {
 }
 
 /// One figure per model in `models`, from its selected run with the lowest seed.
-pub fn reliability_figures(records_dir: &Path, models: &[&ModelSummary], selected: &[RunRow]) -> Result<Vec<Figure>> {
+pub fn reliability_figures(
+    records_dir: &Path,
+    models: &[&ModelSummary],
+    selected: &[RunRow],
+) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
     for m in models {
-        let Some(run) = selected.iter().filter(|r| r.label == m.label).min_by_key(|r| r.seed) else {
+        let Some(run) = selected
+            .iter()
+            .filter(|r| r.label == m.label)
+            .min_by_key(|r| r.seed)
+        else {
             continue;
         };
         let path = records_dir.join(&run.folder).join(PREDICTIONS_FILE);
@@ -90,10 +115,16 @@ fn diagram(path: &Path, m: &ModelSummary, run: &RunRow) -> Result<Figure> {
     let ood_logits = Logits::new(ood.logits.clone(), k, ood.labels.clone()).map_err(located)?;
     let t = fit_temperature(&id_logits).temperature;
     let panel = |name: &str, logits: &Logits| -> Result<Scatter> {
-        let before = Predictions::from_logits(logits.values().to_vec(), k, logits.labels().to_vec()).map_err(located)?;
+        let before =
+            Predictions::from_logits(logits.values().to_vec(), k, logits.labels().to_vec())
+                .map_err(located)?;
         let after = logits.to_predictions(t);
         let mut markers = curve(&before, format!("raw softmax, ECE {:.2}%", ece(&before)), 0);
-        markers.extend(curve(&after, format!("temperature {t:.2}, ECE {:.2}%", ece(&after)), 1));
+        markers.extend(curve(
+            &after,
+            format!("temperature {t:.2}, ECE {:.2}%", ece(&after)),
+            1,
+        ));
         Ok(Scatter {
             title: format!("{name} ({} examples)", logits.n_rows()),
             x: Axis::linear("mean confidence in bin"),
@@ -104,7 +135,10 @@ fn diagram(path: &Path, m: &ModelSummary, run: &RunRow) -> Result<Figure> {
             join: true,
         })
     };
-    let svg = panels_svg(&[panel("ID validation", &id_logits)?, panel("OOD test domain", &ood_logits)?])?;
+    let svg = panels_svg(&[
+        panel("ID validation", &id_logits)?,
+        panel("OOD test domain", &ood_logits)?,
+    ])?;
     Ok(Figure {
         id: format!("R-{}", m.label),
         title: format!("Reliability diagrams: {} (seed {}, lr {}, wd {})", m.label, run.seed, run.learning_rate, run.weight_decay),

@@ -13,7 +13,10 @@ use std::path::Path;
 
 use crate::checksum::sha256_bytes;
 use crate::record::store::write_record;
-use crate::record::{CodeVersion, Evaluation, FinalMetrics, ModelInfo, RunRecord, RunStatus, ENGINE_VERSION, RECORD_SCHEMA};
+use crate::record::{
+    CodeVersion, Evaluation, FinalMetrics, ModelInfo, RunRecord, RunStatus, ENGINE_VERSION,
+    RECORD_SCHEMA,
+};
 use crate::train::{BackendKind, DeviceInfo};
 
 pub const LEARNING_RATES: [f64; 4] = [0.03, 0.01, 0.003, 0.001];
@@ -29,7 +32,14 @@ fn jitter(key: &str) -> f64 {
 }
 
 /// The record of model `m` (of `models`), seed, learning rate `lr`, weight decay `wd`.
-pub fn synthetic_record(study: &str, m: usize, models: usize, seed: u64, lr: f64, wd: f64) -> RunRecord {
+pub fn synthetic_record(
+    study: &str,
+    m: usize,
+    models: usize,
+    seed: u64,
+    lr: f64,
+    wd: f64,
+) -> RunRecord {
     let family = if m % 2 == 0 { "resnet" } else { "vit" };
     let scratch = m % 10 == 9;
     let params = 10f64.powf(4.0 + 3.0 * m as f64 / models.max(1) as f64) as usize;
@@ -39,8 +49,13 @@ pub fn synthetic_record(study: &str, m: usize, models: usize, seed: u64, lr: f64
     let key = format!("{label}/{seed}/{lr}/{wd}");
     let lr_fit = -((lr.log10() + 2.0).powi(2));
     let size_gain = 4.0 * (params as f64).log10();
-    let pre = if scratch { -15.0 } else { 2.0 * (images as f64).log10() };
-    let ood_accuracy = (20.0 + size_gain + pre + 3.0 * lr_fit + 2.0 * jitter(&key)).clamp(1.0, 99.0);
+    let pre = if scratch {
+        -15.0
+    } else {
+        2.0 * (images as f64).log10()
+    };
+    let ood_accuracy =
+        (20.0 + size_gain + pre + 3.0 * lr_fit + 2.0 * jitter(&key)).clamp(1.0, 99.0);
     let id_accuracy = (ood_accuracy + 15.0 + 1.5 * jitter(&format!("{key}/id"))).clamp(1.0, 99.5);
     let ood_ece = (40.0 - 0.35 * ood_accuracy + jitter(&format!("{key}/ece"))).max(0.5);
     let eval = Evaluation {
@@ -122,7 +137,11 @@ fn predictions_csv(id_acc: f64, ood_acc: f64, rows: usize, classes: usize) -> Ve
         let right = (acc / 100.0 * rows as f64).round() as usize;
         for i in 0..rows {
             let label = i % classes;
-            let top = if i < right { label } else { (label + 1) % classes };
+            let top = if i < right {
+                label
+            } else {
+                (label + 1) % classes
+            };
             let margin = 0.5 + 3.0 * (i % 7) as f64 / 7.0;
             out.push_str(&format!("{split},{i},{label}"));
             for c in 0..classes {
@@ -139,15 +158,24 @@ fn predictions_csv(id_acc: f64, ood_acc: f64, rows: usize, classes: usize) -> Ve
 pub fn write_synthetic_study(dir: &Path, models: usize, seeds: u64) -> Result<usize> {
     let jobs: Vec<(usize, u64, f64, f64)> = (0..models)
         .flat_map(|m| (0..seeds).map(move |s| (m, s)))
-        .flat_map(|(m, s)| LEARNING_RATES.iter().flat_map(move |&lr| WEIGHT_DECAYS.iter().map(move |&wd| (m, s, lr, wd))))
+        .flat_map(|(m, s)| {
+            LEARNING_RATES
+                .iter()
+                .flat_map(move |&lr| WEIGHT_DECAYS.iter().map(move |&wd| (m, s, lr, wd)))
+        })
         .collect();
-    jobs.par_iter().try_for_each(|&(m, s, lr, wd)| -> Result<()> {
-        let mut record = synthetic_record("synthetic", m, models, s, lr, wd);
-        let folder = dir.join(&record.run_id);
-        let f = record.final_metrics.clone().expect("synthetic records are complete");
-        let preds = (s == 0).then(|| predictions_csv(f.at.id_accuracy, f.at.ood_accuracy, 40, 4));
-        write_record(&folder, &mut record, preds.as_deref())?;
-        Ok(())
-    })?;
+    jobs.par_iter()
+        .try_for_each(|&(m, s, lr, wd)| -> Result<()> {
+            let mut record = synthetic_record("synthetic", m, models, s, lr, wd);
+            let folder = dir.join(&record.run_id);
+            let f = record
+                .final_metrics
+                .clone()
+                .expect("synthetic records are complete");
+            let preds =
+                (s == 0).then(|| predictions_csv(f.at.id_accuracy, f.at.ood_accuracy, 40, 4));
+            write_record(&folder, &mut record, preds.as_deref())?;
+            Ok(())
+        })?;
     Ok(jobs.len())
 }

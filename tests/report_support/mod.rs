@@ -45,7 +45,11 @@ impl Synth {
             family: "resnet".to_string(),
             size: "small".to_string(),
             params,
-            pretrain: Some(("corpus-8k-baseline".to_string(), 8000, "baseline".to_string())),
+            pretrain: Some((
+                "corpus-8k-baseline".to_string(),
+                8000,
+                "baseline".to_string(),
+            )),
             seed,
             lr: 0.01,
             wd: 1e-4,
@@ -138,8 +142,8 @@ impl Synth {
                 version: "0.1.0".to_string(),
                 engine: self.engine.clone(),
                 git: "0123456789abcdef".to_string(),
-                cargo_lock_sha256: "2222222222222222222222222222222222222222222222222222222222222222"
-                    .to_string(),
+                cargo_lock_sha256:
+                    "2222222222222222222222222222222222222222222222222222222222222222".to_string(),
             },
             device: DeviceInfo {
                 backend: BackendKind::Cpu,
@@ -167,7 +171,10 @@ impl Synth {
     pub fn write(&self, dir: &Path) -> PathBuf {
         let mut record = self.record();
         let folder = dir.join(&record.run_id);
-        let preds = self.failed.is_none().then(|| predictions_csv(self.id_acc, self.ood_acc));
+        let preds = self
+            .failed
+            .is_none()
+            .then(|| predictions_csv(self.id_acc, self.ood_acc));
         write_record(&folder, &mut record, preds.as_deref()).unwrap();
         folder
     }
@@ -184,7 +191,13 @@ pub fn predictions_csv(id_acc: f64, ood_acc: f64) -> Vec<u8> {
             let top = if i < right { label } else { (label + 1) % 3 };
             let margin = 1.0 + (i % 5) as f64;
             let logits: Vec<String> = (0..3)
-                .map(|c| if c == top { format!("{margin}") } else { "0".to_string() })
+                .map(|c| {
+                    if c == top {
+                        format!("{margin}")
+                    } else {
+                        "0".to_string()
+                    }
+                })
                 .collect();
             out.push_str(&format!("{split},{i},{label},{}\n", logits.join(",")));
         }
@@ -201,11 +214,15 @@ pub fn claims_study(dir: &Path, flip: bool) {
     for seed in 0..3u64 {
         let noise = 0.1 * seed as f64;
         // Size axis: six models on the same pre-training.
-        for (i, params) in [10_000usize, 30_000, 100_000, 300_000, 1_000_000, 3_000_000].into_iter().enumerate() {
+        for (i, params) in [10_000usize, 30_000, 100_000, 300_000, 1_000_000, 3_000_000]
+            .into_iter()
+            .enumerate()
+        {
             let acc = 60.0 + sign * 4.0 * i as f64 + noise;
             let ece = 20.0 - sign * 2.0 * i as f64 + noise;
             let family = if i % 2 == 0 { "resnet" } else { "vit" };
-            let mut s = Synth::new(&format!("size-{i}"), params, seed).metrics(acc + 10.0, acc, ece);
+            let mut s =
+                Synth::new(&format!("size-{i}"), params, seed).metrics(acc + 10.0, acc, ece);
             s.family = family.to_string();
             s.size = format!("s{i}");
             s.write(dir);

@@ -1,0 +1,187 @@
+//! `oodcal report` as a user runs it: a self-contained, escaped page that
+//! rebuilds byte-identically, a lock that catches drift, and refusal of
+//! corrupt records.
+
+mod common;
+mod report_support;
+
+use std::path::{Path, PathBuf};
+
+use common::{oodcal, run, Run};
+use report_support::{claims_study, Synth};
+
+fn build(scratch: &Path, records: &Path, out: &Path) -> Run {
+    run(oodcal(scratch)
+        .arg("report")
+        .arg("--study")
+        .arg("experiments/quick.toml")
+        .arg("--records")
+        .arg(records)
+        .arg("--out")
+        .arg(out))
+}
+
+/// A claims study plus a model whose label is markup.
+fn study(dir: &Path) -> PathBuf {
+    let records = dir.join("runs");
+    claims_study(&records, false);
+    for seed in 0..2 {
+        Synth::new("<script>alert('x')</script>", 2000, seed)
+            .metrics(75.0, 55.0, 9.0)
+            .write(&records);
+    }
+    records
+}
+
+fn external_references(html: &str) -> Vec<String> {
+    let lower = html.to_lowercase();
+    [
+        "src=\"http",
+        "src='http",
+        "href=\"http",
+        "href='http",
+        "url(http",
+        "url(\"http",
+        "@import",
+    ]
+    .iter()
+    .filter(|p| lower.contains(*p))
+    .map(|p| p.to_string())
+    .collect()
+}
+
+#[test]
+fn the_report_is_self_contained_escaped_and_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = study(dir.path());
+    let out = dir.path().join("report");
+    let r = build(dir.path(), &records, &out);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.stdout.trim(),
+        out.join("index.html").display().to_string()
+    );
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        !html.to_lowercase().contains("<script"),
+        "a script element leaked"
+    );
+    assert!(
+        html.contains("&lt;script&gt;alert("),
+        "the markup label is shown escaped"
+    );
+    assert_eq!(external_references(&html), Vec::<String>::new());
+    assert!(html.matches("<svg").count() >= 8, "figures are inline SVG");
+    for section in [
+        "id=\"claims\"",
+        "id=\"results\"",
+        "id=\"reference\"",
+        "id=\"provenance\"",
+        "Reliability diagrams",
+    ] {
+        assert!(html.contains(section), "missing {section}");
+    }
+    // Reference data is labelled with its source beside the study's numbers.
+    assert!(html.contains("intro_table1.csv") && html.contains("96.7"));
+    assert!(html.contains("DomainBed") && html.contains("84.7"));
+    for table in ["runs", "selected", "oracle", "summary", "claims"] {
+        assert!(out.join(format!("{table}.csv")).is_file(), "{table}.csv");
+        assert!(
+            out.join(format!("{table}.parquet")).is_file(),
+            "{table}.parquet"
+        );
+    }
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(summary.starts_with("model,family,size,params"), "{summary}");
+    let claims = std::fs::read_to_string(out.join("claims.csv")).unwrap();
+    assert!(claims.contains(",holds,"), "{claims}");
+    let check = run(oodcal(dir.path()).arg("report").arg("--check").arg(&out));
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+}
+
+#[test]
+fn rebuilding_from_the_same_records_is_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = study(dir.path());
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    assert_eq!(build(dir.path(), &records, &a).code, 0);
+    assert_eq!(build(dir.path(), &records, &b).code, 0);
+    let first = std::fs::read(a.join("index.html")).unwrap();
+    assert_eq!(first, std::fs::read(b.join("index.html")).unwrap());
+    assert_eq!(build(dir.path(), &records, &a).code, 0);
+    assert_eq!(first, std::fs::read(a.join("index.html")).unwrap());
+    assert_eq!(
+        std::fs::read(a.join("summary.csv")).unwrap(),
+        std::fs::read(b.join("summary.csv")).unwrap()
+    );
+}
+
+#[test]
+fn the_lock_check_names_a_modified_page_and_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = study(dir.path());
+    let out = dir.path().join("report");
+    assert_eq!(build(dir.path(), &records, &out).code, 0);
+    let lock = std::fs::read_to_string(out.join("report.lock")).unwrap();
+    assert!(lock.contains("format oodcal-report-lock-v1"));
+    assert!(lock.contains("  file  index.html") && lock.contains("  record  "));
+    let index = out.join("index.html");
+    let mut html = std::fs::read_to_string(&index).unwrap();
+    html.push_str("<!-- edited -->");
+    std::fs::write(&index, html).unwrap();
+    let r = run(oodcal(dir.path()).arg("report").arg("--check").arg(&out));
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stdout.contains(&format!("DRIFTED {}", index.display())),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("1 of"), "{}", r.stdout);
+}
+
+#[test]
+fn a_corrupt_record_stops_the_report_and_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("runs");
+    Synth::new("a", 1000, 0).write(&records);
+    let bad = Synth::new("b", 1000, 0).write(&records);
+    let preds = bad.join("predictions.csv");
+    let mut text = std::fs::read_to_string(&preds).unwrap();
+    text.push_str("id,999,0,1,0,0\n");
+    std::fs::write(&preds, text).unwrap();
+    let out = dir.path().join("report");
+    let r = build(dir.path(), &records, &out);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains(&preds.display().to_string()),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !out.join("index.html").exists(),
+        "no report from corrupt records"
+    );
+}
+
+#[test]
+fn records_from_another_engine_are_set_aside_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("runs");
+    for seed in 0..3 {
+        Synth::new("m", 1000, seed).write(&records);
+    }
+    let mut old = Synth::new("m", 1000, 7).metrics(99.0, 99.0, 1.0);
+    old.engine = "oodcal-engine-0".to_string();
+    old.write(&records);
+    let out = dir.path().join("report");
+    let r = build(dir.path(), &records, &out);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("warning: 1 record(s) set aside"),
+        "{}",
+        r.stderr
+    );
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("class=\"warning\">1 record(s) set aside"));
+    assert!(html.contains("oodcal-engine-0"));
+}
