@@ -103,7 +103,8 @@ impl BackendJob for FineTuneJob<'_> {
         let on_eval = |step: usize, model: &Network<B>| -> Result<()> {
             let logits = eval_logits(model, &self.trial.eval, device);
             evaluations.retain(|e| e.step < step);
-            evaluations.push(evaluation(step, f64::NAN, &logits)?);
+            // The mean loss is filled in from the loss history once training ends.
+            evaluations.push(evaluation(step, 0.0, &logits)?);
             let so_far = Progress {
                 evaluations: evaluations.clone(),
                 wall_seconds: wall_before + started.elapsed().as_secs_f64(),
@@ -293,11 +294,12 @@ fn eval_logits<B: AutodiffBackend>(
     }
 }
 
-/// Mean loss of steps `from+1 ..= to` (1-based steps; `losses[0]` is step 1).
+/// Mean loss of steps `from+1 ..= to` (1-based steps; `losses[0]` is step 1);
+/// 0 for an empty window (JSON has no NaN, and a record must stay readable).
 fn mean_loss(losses: &[f32], from: usize, to: usize) -> f64 {
     let window = &losses[from.min(losses.len())..to.min(losses.len())];
     if window.is_empty() {
-        return f64::NAN;
+        return 0.0;
     }
     window.iter().map(|&l| f64::from(l)).sum::<f64>() / window.len() as f64
 }

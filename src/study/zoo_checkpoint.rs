@@ -19,7 +19,8 @@ pub const ZOO_DIR: &str = "experiments/zoo";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ZooCheckpoint {
-    /// Input name in `data-manifest.toml`, e.g. `zoo-resnet-tiny-corpus-8k-baseline`.
+    /// Input name in `data-manifest.toml`, e.g. `zoo-resnet-tiny-corpus-8k-baseline-c40561d31ada`
+    /// (the key's first 12 hex digits keep checkpoints of different setups apart).
     pub input_name: String,
     /// Repository-relative path, with the key's first 12 hex digits in the name.
     pub path: String,
@@ -54,9 +55,10 @@ pub fn zoo_checkpoint(
         model.size,
         pretrain.name.get_ref()
     );
+    let addressed = format!("{stem}-{}", &key[..12]);
     ZooCheckpoint {
-        input_name: format!("zoo-{stem}"),
-        path: format!("{ZOO_DIR}/{stem}-{}.bin", &key[..12]),
+        input_name: format!("zoo-{addressed}"),
+        path: format!("{ZOO_DIR}/{addressed}.bin"),
         key,
     }
 }
