@@ -155,8 +155,4 @@ impl BenchmarkSet {
             labels: batch.labels,
         }
     }
-
-    pub fn classes(&self) -> usize {
-        self.set.class_names.len()
-    }
 }

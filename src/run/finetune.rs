@@ -22,7 +22,7 @@ use super::sources::PoolSource;
 use crate::data::augment::FineTuneAug;
 use crate::data::batch::Transform;
 use crate::data::ImageSet;
-use crate::model::{Family, HeadMode, ModelSpec, Network, Size};
+use crate::model::{HeadMode, Network};
 use crate::record::store::write_record;
 use crate::record::{CodeVersion, Evaluation, ModelInfo, RunRecord, RunStatus, RECORD_SCHEMA};
 use crate::study::{self, Optimizer, PlannedRun};
@@ -157,25 +157,9 @@ impl BackendJob for FineTuneJob<'_> {
 }
 
 impl FineTuneJob<'_> {
-    fn model_spec(&self) -> Result<ModelSpec> {
-        let m = &self.run.spec.model;
-        let family = match m.family.as_str() {
-            "resnet" => Family::ResNet,
-            "vit" => Family::Vit,
-            other => anyhow::bail!("model family `{other}` cannot be trained by this build"),
-        };
-        let size = match m.size.as_str() {
-            "tiny" => Size::Tiny,
-            "small" => Size::Small,
-            "base" => Size::Base,
-            other => anyhow::bail!("model size `{other}` is not one of tiny, small, base"),
-        };
-        Ok(ModelSpec::new(family, size).with_image_size(self.resolution))
-    }
-
     /// The network the run starts from (its initialisation is seeded by the trial seed).
     fn build<B: AutodiffBackend>(&self, device: &B::Device) -> Result<Network<B>> {
-        let spec = self.model_spec()?;
+        let spec = super::pretrain::model_spec(&self.run.spec.model, self.resolution as u32)?;
         let seed = self.run.spec.seed;
         let classes = self.set.class_names.len();
         let model = match &self.start {

@@ -19,7 +19,7 @@ use crate::data::batch::Transform;
 use crate::data::recipes::{PretrainAug, Recipe};
 use crate::data::ImageSet;
 use crate::inputs::{Catalogue, Generator, Roots};
-use crate::model::{Family, ModelSpec, Size};
+use crate::model::ModelSpec;
 use crate::study::{zoo_checkpoint, ModelEntry, PretrainEntry, Study, ZooCheckpoint};
 use crate::train::{
     dispatch, save_weights, train, BackendJob, BackendKind, DeviceInfo, LrSchedule, OptimizerSpec,
@@ -214,25 +214,13 @@ pub fn recipe(entry: &PretrainEntry) -> Result<Recipe> {
         })
 }
 
+/// The zoo architecture of a manifest model at `resolution` (the zoo's own
+/// `family-size` parser, so the two never disagree on what exists).
 pub fn model_spec(model: &ModelEntry, resolution: u32) -> Result<ModelSpec> {
-    let family = match model.family.as_str() {
-        "resnet" => Family::ResNet,
-        "vit" => Family::Vit,
-        other => bail!(
-            "model `{}`: family `{other}` has no oodcal pre-training",
-            model.name.get_ref()
-        ),
-    };
-    let size = match model.size.as_str() {
-        "tiny" => Size::Tiny,
-        "small" => Size::Small,
-        "base" => Size::Base,
-        other => bail!(
-            "model `{}`: size `{other}` is not tiny, small or base",
-            model.name.get_ref()
-        ),
-    };
-    Ok(ModelSpec::new(family, size).with_image_size(resolution as usize))
+    let spec: ModelSpec = format!("{}-{}", model.family, model.size)
+        .parse()
+        .with_context(|| format!("model `{}`", model.name.get_ref()))?;
+    Ok(spec.with_image_size(resolution as usize))
 }
 
 /// Trains one checkpoint into `out` (atomically) and returns its SHA-256.
