@@ -16,8 +16,12 @@ use super::ModelError;
 /// How one parameter tensor is initialised.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Rule {
-    /// He normal with fan-out, as torchvision initialises ResNet convolutions.
-    HeFanOut,
+    /// PyTorch's default for `nn.Conv2d` (Kaiming uniform with a = √5, i.e.
+    /// U(±1/√fan_in)). He normal with fan-out (torchvision's ResNet init) gave
+    /// weights ~2.5× larger, which under BatchNorm shrinks the effective step
+    /// size: a from-scratch ResNet on glyph-dg learnt about half as fast (in a
+    /// PyTorch replica: 41% vs 78% ID accuracy after 200 steps).
+    TorchConvDefault,
     /// Normal(0, std) truncated at ±2 std, as timm initialises ViT weights.
     TruncNormal(f64),
     /// A constant (biases, norm scales and shifts, BatchNorm running statistics).
@@ -27,7 +31,7 @@ enum Rule {
 /// Picks the rule for a parameter from the module that owns it and its field name.
 fn rule_for(owner: &str, field: &str) -> Option<Rule> {
     match (owner, field) {
-        ("Struct:Conv2d", "weight") => Some(Rule::HeFanOut),
+        ("Struct:Conv2d", "weight") => Some(Rule::TorchConvDefault),
         ("Struct:Linear", "weight") => Some(Rule::TruncNormal(0.02)),
         ("Struct:Conv2d" | "Struct:Linear", "bias") => Some(Rule::Constant(0.0)),
         ("Struct:BatchNorm" | "Struct:LayerNorm", "gamma") => Some(Rule::Constant(1.0)),
@@ -105,11 +109,13 @@ impl HostInit {
         match rule {
             Rule::Constant(c) => vec![c; n],
             Rule::TruncNormal(std) => (0..n).map(|_| self.trunc_normal(std)).collect(),
-            Rule::HeFanOut => {
-                // Conv weight [out, in, kh, kw]: fan-out = out * kh * kw.
-                let fan_out = dims[0] * dims[2..].iter().product::<usize>();
-                let std = (2.0 / fan_out as f64).sqrt();
-                (0..n).map(|_| (self.normal() * std) as f32).collect()
+            Rule::TorchConvDefault => {
+                // Conv weight [out, in, kh, kw]: fan-in = in * kh * kw.
+                let fan_in: usize = dims[1..].iter().product();
+                let bound = 1.0 / (fan_in as f64).sqrt();
+                (0..n)
+                    .map(|_| ((2.0 * self.rng.random::<f64>() - 1.0) * bound) as f32)
+                    .collect()
             }
         }
     }

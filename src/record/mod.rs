@@ -25,7 +25,7 @@ use crate::train::DeviceInfo;
 pub const RECORD_SCHEMA: &str = "oodcal-run-record-v1";
 /// Bumped whenever training or evaluation changes meaning (records from
 /// different engine versions are never pooled in one report group).
-pub const ENGINE_VERSION: &str = "oodcal-engine-1";
+pub const ENGINE_VERSION: &str = "oodcal-engine-2";
 
 /// One run's record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

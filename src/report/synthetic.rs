@@ -69,7 +69,7 @@ pub fn synthetic_record(
         ood_ece_mass: ood_ece + 0.4,
     };
     let spec = json!({
-        "schema": "oodcal-run-spec-v1",
+        "schema": "oodcal-run-spec-v2", "engine": ENGINE_VERSION,
         "benchmark": {"dataset": "glyph-dg", "test_domain": "art", "resolution": 32, "holdout_fraction": 0.2},
         "model": {"name": label, "family": family, "size": format!("p{params}"), "pretrain": if scratch { None } else { Some(format!("corpus-{images}-{recipe}")) }, "weights": null},
         "head": "add-linear", "optimizer": "sgd", "learning_rate": lr, "weight_decay": wd, "momentum": 0.9,

@@ -38,6 +38,7 @@ pub fn expand(study: &Study, catalogue: &Catalogue) -> Vec<PlannedRun> {
                     for &seed in &p.seeds {
                         let spec = RunSpec {
                             schema: RUN_SPEC_SCHEMA,
+                            engine: crate::record::ENGINE_VERSION,
                             benchmark: study.benchmark.clone(),
                             model: model.clone(),
                             pretrain: pretrain.clone(),

@@ -16,11 +16,14 @@ use super::manifest::{Benchmark, HeadMode, ModelEntry, Optimizer, PretrainEntry}
 use crate::checksum::sha256_bytes;
 
 /// Version tag of the spec layout; bump it when the meaning of a field changes.
-pub const RUN_SPEC_SCHEMA: &str = "oodcal-run-spec-v1";
+pub const RUN_SPEC_SCHEMA: &str = "oodcal-run-spec-v2";
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RunSpec {
     pub schema: &'static str,
+    /// The training engine's version: a change of initialisation or of the
+    /// training loop changes results, so it must change the id too.
+    pub engine: &'static str,
     pub benchmark: Benchmark,
     pub model: ModelEntry,
     /// The resolved pre-training recipe, when the model is pre-trained by oodcal.

@@ -87,7 +87,7 @@ impl Synth {
 
     fn spec(&self) -> serde_json::Value {
         serde_json::json!({
-            "schema": "oodcal-run-spec-v1",
+            "schema": "oodcal-run-spec-v2", "engine": oodcal::record::ENGINE_VERSION,
             "benchmark": {"dataset": "glyph-dg", "test_domain": "art", "resolution": 32, "holdout_fraction": 0.2},
             "model": {"name": self.label, "family": self.family, "size": self.size,
                       "pretrain": self.pretrain.as_ref().map(|p| p.0.clone()), "weights": null},
