@@ -1,7 +1,26 @@
 //! Progress bars for anything that takes seconds (stderr; hidden when stderr
 //! is not a terminal, so logs and CI output stay clean).
 
-use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::OnceLock;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+/// Every bar of the process, so bars of concurrent runs stack instead of
+/// overwriting each other.
+fn multi() -> &'static MultiProgress {
+    static MULTI: OnceLock<MultiProgress> = OnceLock::new();
+    MULTI.get_or_init(MultiProgress::new)
+}
+
+/// Prints a line to stdout above any bars being drawn.
+pub fn println(line: &str) {
+    let m = multi();
+    if m.is_hidden() {
+        println!("{line}");
+    } else {
+        let _ = m.println(line);
+    }
+}
 
 /// A counted bar with a label, rate and ETA.
 pub fn bar(len: u64, label: &str) -> ProgressBar {
@@ -12,5 +31,5 @@ pub fn bar(len: u64, label: &str) -> ProgressBar {
             .progress_chars("=> ");
     bar.set_style(style);
     bar.set_prefix(label.to_string());
-    bar
+    multi().add(bar)
 }

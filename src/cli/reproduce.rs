@@ -21,6 +21,8 @@ pub struct ReproduceArgs {
     pub study: PathBuf,
     #[arg(long, default_value = "cpu", env = "OODCAL_BACKEND")]
     pub backend: BackendKind,
+    #[command(flatten)]
+    pub jobs: super::run::JobsArg,
 }
 
 pub fn run(g: &Global, a: &ReproduceArgs) -> Result<ExitCode> {
@@ -44,6 +46,7 @@ pub fn run(g: &Global, a: &ReproduceArgs) -> Result<ExitCode> {
     println!("[2/3] run");
     let options = RunOptions {
         backend: a.backend,
+        jobs: a.jobs.resolve(a.backend),
         ..RunOptions::default()
     };
     let summary = run_study(&study, &ctx.catalogue, &ctx.roots, &runs, &options)?;

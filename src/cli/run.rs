@@ -25,6 +25,28 @@ pub struct RunArgs {
     /// Run at most this many of the runs that still need work.
     #[arg(long)]
     pub limit: Option<usize>,
+    #[command(flatten)]
+    pub jobs: JobsArg,
+}
+
+/// How many runs train side by side.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct JobsArg {
+    /// Runs trained side by side. Default on the CPU backend: one per core
+    /// (each on one thread: flex's kernels for these small models barely use a
+    /// second core); on a GPU: 1.
+    #[arg(long, env = "OODCAL_JOBS")]
+    pub jobs: Option<usize>,
+}
+
+impl JobsArg {
+    pub fn resolve(self, backend: BackendKind) -> usize {
+        match (self.jobs, crate::train::resolve(backend)) {
+            (Some(n), _) => n.max(1),
+            (None, Ok(BackendKind::Cpu)) => crate::run::cores(),
+            (None, _) => 1,
+        }
+    }
 }
 
 pub fn run(g: &Global, a: &RunArgs) -> Result<ExitCode> {
@@ -40,6 +62,7 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<ExitCode> {
         backend: a.backend,
         only: a.only.clone(),
         limit: a.limit,
+        jobs: a.jobs.resolve(a.backend),
     };
     let summary = run_study(&study, &ctx.catalogue, &ctx.roots, &runs, &options)?;
     print_summary(&summary);

@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use super::benchmark::{load_benchmark, BenchmarkSet, Trial};
 use super::code_version::code_version;
 use super::finetune::{FineTuneJob, Start};
+use super::parallel::{for_each_parallel, threads_per_job};
 use super::pretrain::{load_corpus, targets};
 use crate::checksum::sha256_bytes;
 use crate::data::augment::FineTuneAug;
@@ -28,6 +29,8 @@ pub struct RunOptions {
     pub only: Vec<String>,
     /// At most this many runs that still need work.
     pub limit: Option<usize>,
+    /// Runs trained side by side (CPU: each on `cores / jobs` threads).
+    pub jobs: usize,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -97,31 +100,26 @@ pub fn run_study(
     }
     let bench = load_benchmark(&study.benchmark, catalogue, roots)?;
     let starts = starts(study, catalogue, roots, &pending)?;
-    let code = code_version(&roots.repo);
-    let mut trials: BTreeMap<u64, Trial> = BTreeMap::new();
-    let total = pending.len();
-    for (i, run) in pending.into_iter().enumerate() {
-        let seed = run.spec.seed;
-        let trial = match trials.entry(seed) {
-            Entry::Occupied(known) => known.into_mut(),
-            Entry::Vacant(slot) => {
-                let aug = Transform::FineTune(FineTuneAug::default());
-                slot.insert(bench.trial(seed, run.spec.augment_id_validation, aug)?)
-            }
-        };
-        let label = format!("[{}/{total}] {}", i + 1, run.spec.model.name.get_ref());
-        let record = run_one(
-            study,
-            &bench,
-            trial,
-            run,
-            &starts,
-            &runs_dir,
-            code.clone(),
-            &label,
-            options.backend,
-        )?;
-        println!("{}", one_line(&label, run, &record));
+    let trials = trials(&bench, &pending)?;
+    let shared = Shared {
+        study,
+        bench: &bench,
+        trials: &trials,
+        starts: &starts,
+        runs_dir: &runs_dir,
+        code: code_version(&roots.repo),
+        backend: options.backend,
+        total: pending.len(),
+    };
+    let jobs = options.jobs.clamp(1, pending.len());
+    let threads = threads_per_job(options.backend, jobs);
+    let records = for_each_parallel(pending, jobs, threads, |i, run| {
+        let label = format!("[{}/{}] {}", i + 1, shared.total, run.spec.model.name.get_ref());
+        let record = run_one(&shared, run, &label)?;
+        crate::progress::println(&one_line(&label, run, &record));
+        Ok(record)
+    })?;
+    for record in records {
         match record.status {
             RunStatus::Completed => summary.completed += 1,
             RunStatus::Failed { .. } => summary.failed += 1,
@@ -130,22 +128,40 @@ pub fn run_study(
     Ok(summary)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_one(
-    study: &Study,
-    bench: &BenchmarkSet,
-    trial: &Trial,
-    run: &PlannedRun,
-    starts: &BTreeMap<String, Start>,
-    runs_dir: &std::path::Path,
+/// The trial (splits and evaluation tensors) of every seed among `pending`.
+fn trials(bench: &BenchmarkSet, pending: &[&PlannedRun]) -> Result<BTreeMap<u64, Trial>> {
+    let mut trials = BTreeMap::new();
+    for run in pending {
+        if let Entry::Vacant(slot) = trials.entry(run.spec.seed) {
+            let aug = Transform::FineTune(FineTuneAug::default());
+            slot.insert(bench.trial(run.spec.seed, run.spec.augment_id_validation, aug)?);
+        }
+    }
+    Ok(trials)
+}
+
+/// What every run of one `run_study` call reads.
+struct Shared<'a> {
+    study: &'a Study,
+    bench: &'a BenchmarkSet,
+    trials: &'a BTreeMap<u64, Trial>,
+    starts: &'a BTreeMap<String, Start>,
+    runs_dir: &'a std::path::Path,
     code: crate::record::CodeVersion,
-    label: &str,
     backend: BackendKind,
-) -> Result<RunRecord> {
-    let start = starts
+    total: usize,
+}
+
+fn run_one(shared: &Shared, run: &PlannedRun, label: &str) -> Result<RunRecord> {
+    let start = shared
+        .starts
         .get(run.spec.model.name.get_ref())
         .cloned()
         .unwrap_or(Start::Scratch);
+    let trial = shared
+        .trials
+        .get(&run.spec.seed)
+        .context("no trial for the run's seed")?;
     let mut inputs = run.spec.inputs.clone();
     inputs.insert(
         format!("splits:trial-{}", run.spec.seed),
@@ -154,17 +170,17 @@ fn run_one(
     let bar = crate::progress::bar(u64::from(run.spec.steps), label);
     let job = FineTuneJob {
         run,
-        study: &study.header.name,
-        set: &bench.set,
-        resolution: bench.resolution,
+        study: &shared.study.header.name,
+        set: &shared.bench.set,
+        resolution: shared.bench.resolution,
         trial,
         start,
-        dir: runs_dir.join(&run.id),
-        code,
+        dir: shared.runs_dir.join(&run.id),
+        code: shared.code.clone(),
         inputs,
         bar: bar.clone(),
     };
-    let record = dispatch(backend, job)??;
+    let record = dispatch(shared.backend, job)??;
     bar.finish_and_clear();
     Ok(record)
 }

@@ -14,8 +14,10 @@ pub mod code_version;
 pub mod evaluate;
 pub mod executor;
 pub mod finetune;
+pub mod parallel;
 pub mod pretrain;
 pub mod sources;
 
 pub use executor::{run_study, RunOptions, StudySummary};
+pub use parallel::cores;
 pub use pretrain::{pretrain_study, PretrainOptions};
