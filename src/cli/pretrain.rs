@@ -28,6 +28,8 @@ pub struct PretrainArgs {
     /// Only checkpoints whose name contains this (repeatable).
     #[arg(long)]
     pub only: Vec<String>,
+    #[command(flatten)]
+    pub jobs: super::run::JobsArg,
 }
 
 pub fn run(g: &Global, a: &PretrainArgs) -> Result<ExitCode> {
@@ -38,6 +40,7 @@ pub fn run(g: &Global, a: &PretrainArgs) -> Result<ExitCode> {
         pin: a.pin,
         check: a.check,
         only: a.only.clone(),
+        jobs: a.jobs.resolve(a.backend),
     };
     let results = pretrain_study(&study, &ctx.catalogue, &ctx.roots, &options)?;
     let differing = results

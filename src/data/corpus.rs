@@ -128,8 +128,20 @@ pub fn corpus_image(seed: u64, style: Style, class: usize, index: usize, size: u
 
 /// Generates a corpus; domains are the styles, labels the corpus classes.
 pub fn generate_corpus(spec: &CorpusSpec) -> Result<ImageSet> {
+    generate_items(spec, 0..spec.images)
+}
+
+/// `n` images that follow the corpus (items `images..images + n`): new
+/// images of the same classes and styles, never trained on, for measuring
+/// a pre-trained model's held-out accuracy.
+pub fn generate_held_out(spec: &CorpusSpec, n: usize) -> Result<ImageSet> {
+    generate_items(spec, spec.images..spec.images + n)
+}
+
+fn generate_items(spec: &CorpusSpec, items: std::ops::Range<usize>) -> Result<ImageSet> {
     spec.validate()?;
-    let images: Vec<Vec<u8>> = (0..spec.images)
+    let images: Vec<Vec<u8>> = items
+        .clone()
         .into_par_iter()
         .map(|j| {
             let (c, s, i) = spec.item(j);
@@ -143,8 +155,8 @@ pub fn generate_corpus(spec: &CorpusSpec) -> Result<ImageSet> {
         cat[..spec.classes].iter().map(|c| c.name.clone()).collect(),
         spec.styles.iter().map(|s| s.name().to_string()).collect(),
     );
-    set.pixels.reserve(spec.images * set.image_bytes());
-    for (j, rgb) in images.iter().enumerate() {
+    set.pixels.reserve(images.len() * set.image_bytes());
+    for (j, rgb) in items.zip(&images) {
         let (c, s, _) = spec.item(j);
         set.push(rgb, c as u32, s as u16)?;
     }

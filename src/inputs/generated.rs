@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::corpus::{generate_corpus, CorpusSpec, Diversity};
+use crate::data::corpus::{generate_corpus, generate_held_out, CorpusSpec, Diversity};
 use crate::data::glyph_dg::{generate_glyph_dg, GlyphDgSpec};
 use crate::data::ImageSet;
 
@@ -53,19 +53,33 @@ impl Generator {
                 size: *size,
                 ..GlyphDgSpec::default()
             }),
+            Generator::GlyphCorpus { .. } => {
+                generate_corpus(&self.corpus_spec().expect("a corpus generator"))
+            }
+        }
+    }
+
+    /// `n` fresh images after a pre-training corpus (None for other generators).
+    pub fn held_out(&self, n: usize) -> Option<crate::data::Result<ImageSet>> {
+        self.corpus_spec().map(|spec| generate_held_out(&spec, n))
+    }
+
+    fn corpus_spec(&self) -> Option<CorpusSpec> {
+        match self {
             Generator::GlyphCorpus {
                 seed,
                 images,
                 classes,
                 diversity,
                 size,
-            } => generate_corpus(&CorpusSpec {
+            } => Some(CorpusSpec {
                 seed: *seed,
                 images: *images,
                 classes: *classes,
                 styles: diversity.styles(),
                 size: *size,
             }),
+            Generator::GlyphDg { .. } => None,
         }
     }
 }

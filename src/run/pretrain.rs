@@ -12,17 +12,20 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use burn::tensor::backend::AutodiffBackend;
+use serde::{Deserialize, Serialize};
 
+use super::parallel::{for_each_parallel, threads_per_job};
 use super::sources::PoolSource;
 use crate::checksum::sha256_bytes;
-use crate::data::batch::Transform;
+use crate::data::batch::{make_batch, Transform};
+use crate::data::preprocess::Normalize;
 use crate::data::recipes::{PretrainAug, Recipe};
 use crate::data::ImageSet;
 use crate::inputs::{Catalogue, Generator, Roots};
-use crate::model::ModelSpec;
+use crate::model::{ModelSpec, Network};
 use crate::study::{zoo_checkpoint, ModelEntry, PretrainEntry, Study, ZooCheckpoint};
 use crate::train::{
-    dispatch, save_weights, train, BackendJob, BackendKind, DeviceInfo, LrSchedule, OptimizerSpec,
+    dispatch, logits_of_trained, save_weights, train, BackendJob, BackendKind, DeviceInfo, LrSchedule, OptimizerSpec,
     TrainConfig,
 };
 
@@ -30,6 +33,26 @@ use crate::train::{
 const PRETRAIN_WEIGHT_DECAY: f64 = 0.05;
 /// Checkpoint interval of an interrupted pre-training run.
 const PRETRAIN_CHECKPOINT_EVERY: usize = 100;
+/// Fresh corpus images (never trained on) the held-out accuracy is measured on.
+const HELD_OUT_IMAGES: usize = 1000;
+
+/// How well a checkpoint learnt its corpus: written beside it as
+/// `<checkpoint>.json` and printed, the quick study's analogue of a timm
+/// model's ImageNet accuracy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PretrainStats {
+    pub checkpoint: String,
+    pub key: String,
+    pub corpus: String,
+    pub recipe: String,
+    pub steps: u32,
+    /// Mean training loss over the last tenth of the steps.
+    pub final_loss: f64,
+    pub held_out_images: usize,
+    /// Top-1 accuracy (percent) on `held_out_images` fresh corpus images.
+    pub held_out_accuracy: f64,
+    pub seconds: f64,
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct PretrainOptions {
@@ -40,6 +63,8 @@ pub struct PretrainOptions {
     pub check: bool,
     /// Only checkpoints whose input name contains one of these strings.
     pub only: Vec<String>,
+    /// Checkpoints trained side by side (CPU: each on `cores / jobs` threads).
+    pub jobs: usize,
 }
 
 /// One zoo checkpoint the study needs.
@@ -57,12 +82,13 @@ pub enum PretrainOutcome {
     UpToDate,
     Trained {
         sha256: String,
-        seconds: f64,
+        stats: PretrainStats,
     },
     /// `--check`: re-created, and identical (or not) to the pinned file.
     Checked {
         identical: bool,
         sha256: String,
+        stats: PretrainStats,
     },
 }
 
@@ -106,74 +132,91 @@ pub fn pretrain_study(
                     .any(|o| t.zoo.input_name.contains(o.as_str()))
         })
         .collect();
-    let mut results = Vec::new();
-    for (i, target) in selected.iter().enumerate() {
-        let path = roots.repo.join(&target.zoo.path);
-        let pinned = target.zoo.pinned_digest(catalogue);
-        let present = file_digest(&path);
-        let label = format!("[{}/{}] {}", i + 1, selected.len(), target.zoo.input_name);
-        let outcome = if options.check {
-            let scratch = roots
-                .cache
-                .join("pretrain-check")
-                .join(path.file_name().unwrap_or_default());
-            let sha256 = train_checkpoint(
-                study,
-                catalogue,
-                roots,
-                target,
-                &scratch,
-                options.backend,
-                &label,
-            )?;
-            let identical = pinned == Some(sha256.as_str());
-            PretrainOutcome::Checked { identical, sha256 }
-        } else if present.is_some() && present.as_deref() == pinned {
-            PretrainOutcome::UpToDate
-        } else {
-            let started = std::time::Instant::now();
-            let sha256 = train_checkpoint(
-                study,
-                catalogue,
-                roots,
-                target,
-                &path,
-                options.backend,
-                &label,
-            )?;
-            if options.pin {
-                pin_checkpoint(catalogue, target, &sha256, &path)?;
-            }
-            PretrainOutcome::Trained {
-                sha256,
-                seconds: started.elapsed().as_secs_f64(),
-            }
-        };
-        println!("{label}: {}", describe(&outcome));
-        results.push((target.clone(), outcome));
-    }
+    let total = selected.len();
+    // One compute thread per checkpoint on the CPU, whatever the machine and
+    // `--jobs`: the pinned bits are then re-created exactly by `--check`.
+    let threads = threads_per_job(options.backend, usize::MAX);
+    let results = for_each_parallel(selected, options.jobs, threads, |i, target| {
+        let label = format!("[{}/{total}] {}", i + 1, target.zoo.input_name);
+        let outcome = pretrain_one(study, catalogue, roots, options, &target, &label)?;
+        crate::progress::println(&format!("{label}: {}", describe(&outcome)));
+        Ok((target, outcome))
+    })?;
     Ok(results)
+}
+
+/// Trains, checks or skips one checkpoint.
+fn pretrain_one(
+    study: &Study,
+    catalogue: &Catalogue,
+    roots: &Roots,
+    options: &PretrainOptions,
+    target: &PretrainTarget,
+    label: &str,
+) -> Result<PretrainOutcome> {
+    let path = roots.repo.join(&target.zoo.path);
+    let pinned = target.zoo.pinned_digest(catalogue);
+    let train_into = |out: &Path| {
+        train_checkpoint(study, catalogue, roots, target, out, options.backend, label)
+    };
+    if options.check {
+        let scratch = roots
+            .cache
+            .join("pretrain-check")
+            .join(path.file_name().unwrap_or_default());
+        let (sha256, stats) = train_into(&scratch)?;
+        let identical = pinned == Some(sha256.as_str());
+        return Ok(PretrainOutcome::Checked {
+            identical,
+            sha256,
+            stats,
+        });
+    }
+    if file_digest(&path).is_some_and(|d| Some(d.as_str()) == pinned) {
+        return Ok(PretrainOutcome::UpToDate);
+    }
+    let (sha256, stats) = train_into(&path)?;
+    if options.pin {
+        // One writer at a time: jobs finishing together must not interleave
+        // their read-modify-write of the manifest.
+        static MANIFEST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = MANIFEST.lock().expect("lock");
+        pin_checkpoint(catalogue, target, &sha256, &path)?;
+    }
+    Ok(PretrainOutcome::Trained { sha256, stats })
 }
 
 fn describe(outcome: &PretrainOutcome) -> String {
     match outcome {
         PretrainOutcome::UpToDate => "up to date (matches its pin)".to_string(),
-        PretrainOutcome::Trained { sha256, seconds } => {
-            format!("trained in {seconds:.0} s, sha256 {sha256}")
+        PretrainOutcome::Trained { sha256, stats } => {
+            format!("trained in {:.0} s, {}, sha256 {sha256}", stats.seconds, learnt(stats))
         }
         PretrainOutcome::Checked {
             identical: true,
             sha256,
+            stats,
         } => {
-            format!("re-created bit for bit ({sha256})")
+            format!("re-created bit for bit ({sha256}), {}", learnt(stats))
         }
         PretrainOutcome::Checked {
             identical: false,
             sha256,
+            stats,
         } => {
-            format!("DIFFERS from the pinned checkpoint (re-created {sha256})")
+            format!(
+                "DIFFERS from the pinned checkpoint (re-created {sha256}), {}",
+                learnt(stats)
+            )
         }
     }
+}
+
+fn learnt(stats: &PretrainStats) -> String {
+    format!(
+        "final loss {:.3}, held-out accuracy {:.1}% on {} fresh images",
+        stats.final_loss, stats.held_out_accuracy, stats.held_out_images
+    )
 }
 
 fn file_digest(path: &Path) -> Option<String> {
@@ -223,7 +266,8 @@ pub fn model_spec(model: &ModelEntry, resolution: u32) -> Result<ModelSpec> {
     Ok(spec.with_image_size(resolution as usize))
 }
 
-/// Trains one checkpoint into `out` (atomically) and returns its SHA-256.
+/// Trains one checkpoint into `out` (atomically), measures it on held-out
+/// corpus images, writes `<out>.json`, and returns the checkpoint's SHA-256.
 fn train_checkpoint(
     study: &Study,
     catalogue: &Catalogue,
@@ -232,13 +276,16 @@ fn train_checkpoint(
     out: &Path,
     backend: BackendKind,
     label: &str,
-) -> Result<String> {
+) -> Result<(String, PretrainStats)> {
+    let started = std::time::Instant::now();
     let corpus = load_corpus(&target.pretrain, catalogue)?;
+    let held_out = held_out(&target.pretrain, catalogue)?;
     let job = PretrainJob {
         spec: model_spec(&target.model, study.benchmark.resolution)?,
         entry: &target.pretrain,
         recipe: recipe(&target.pretrain)?,
         corpus: &corpus,
+        held_out: &held_out,
         resolution: study.benchmark.resolution as usize,
         out: out.to_path_buf(),
         resume: roots
@@ -247,9 +294,44 @@ fn train_checkpoint(
             .join(format!("{}.ckpt", target.zoo.key)),
         bar: crate::progress::bar(u64::from(target.pretrain.steps), label),
     };
-    dispatch(backend, job)??;
+    let (final_loss, held_out_accuracy) = dispatch(backend, job)??;
     let bytes = std::fs::read(out).with_context(|| format!("{}: cannot read", out.display()))?;
-    Ok(sha256_bytes(&bytes))
+    let stats = PretrainStats {
+        checkpoint: target.zoo.input_name.clone(),
+        key: target.zoo.key.clone(),
+        corpus: target.pretrain.corpus.get_ref().clone(),
+        recipe: target.pretrain.recipe.clone(),
+        steps: target.pretrain.steps,
+        final_loss,
+        held_out_images: held_out.len(),
+        held_out_accuracy,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let sidecar = stats_path(out);
+    let json = serde_json::to_string_pretty(&stats)? + "\n";
+    crate::atomic::write(&sidecar, json.as_bytes())
+        .with_context(|| format!("{}: cannot write", sidecar.display()))?;
+    Ok((sha256_bytes(&bytes), stats))
+}
+
+/// `<checkpoint>.json`: the checkpoint's [`PretrainStats`].
+pub fn stats_path(checkpoint: &Path) -> PathBuf {
+    let mut name = checkpoint.as_os_str().to_owned();
+    name.push(".json");
+    PathBuf::from(name)
+}
+
+/// Fresh images of a generated corpus's classes, never trained on.
+fn held_out(entry: &PretrainEntry, catalogue: &Catalogue) -> Result<ImageSet> {
+    let name = entry.corpus.get_ref();
+    let generator = catalogue
+        .get(name)
+        .and_then(|input| input.generator.as_ref())
+        .with_context(|| format!("corpus `{name}` is not a generated input"))?;
+    let set = generator
+        .held_out(HELD_OUT_IMAGES)
+        .with_context(|| format!("corpus `{name}` has no held-out images"))??;
+    Ok(set)
 }
 
 fn pin_checkpoint(
@@ -301,6 +383,7 @@ struct PretrainJob<'a> {
     entry: &'a PretrainEntry,
     recipe: Recipe,
     corpus: &'a ImageSet,
+    held_out: &'a ImageSet,
     resolution: usize,
     out: PathBuf,
     /// Resume checkpoint (in the cache: disposable).
@@ -309,9 +392,10 @@ struct PretrainJob<'a> {
 }
 
 impl BackendJob for PretrainJob<'_> {
-    type Output = Result<()>;
+    /// Mean loss of the last tenth of the steps, held-out accuracy (percent).
+    type Output = Result<(f64, f64)>;
 
-    fn run<B: AutodiffBackend>(self, device: &B::Device, _info: &DeviceInfo) -> Result<()> {
+    fn run<B: AutodiffBackend>(self, device: &B::Device, _info: &DeviceInfo) -> Result<(f64, f64)> {
         let e = self.entry;
         let classes = self.corpus.class_names.len();
         let model = self.spec.build::<B>(classes, e.seed, device)?;
@@ -348,6 +432,48 @@ impl BackendJob for PretrainJob<'_> {
         self.bar.finish_and_clear();
         save_weights(&self.out, &outcome.model)?;
         let _ = std::fs::remove_file(&self.resume);
-        Ok(())
+        let tail = &outcome.losses[outcome.losses.len() - (outcome.losses.len() / 10).max(1)..];
+        let final_loss = tail.iter().map(|&l| f64::from(l)).sum::<f64>() / tail.len() as f64;
+        Ok((final_loss, self.held_out_accuracy(&outcome.model, device)))
+    }
+}
+
+impl PretrainJob<'_> {
+    /// Top-1 accuracy (percent) of `model` on the held-out images.
+    fn held_out_accuracy<B: AutodiffBackend>(&self, model: &Network<B>, device: &B::Device) -> f64 {
+        let all: Vec<usize> = (0..self.held_out.len()).collect();
+        let batch = make_batch(
+            self.held_out,
+            &all,
+            &Transform::Eval,
+            self.resolution,
+            Normalize::IMAGENET,
+            0,
+            0,
+        );
+        let logits = logits_of_trained(model, &batch.data, batch.shape, 256, device);
+        let classes = model.num_classes();
+        let correct = logits
+            .chunks_exact(classes)
+            .zip(&batch.labels)
+            .filter(|(row, &label)| argmax(row) == label as usize)
+            .count();
+        100.0 * correct as f64 / batch.labels.len().max(1) as f64
+    }
+}
+
+fn argmax(row: &[f32]) -> usize {
+    row.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best })
+        .0
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn argmax_takes_the_first_maximum() {
+        assert_eq!(super::argmax(&[0.1, 0.7, 0.7, -1.0]), 1);
+        assert_eq!(super::argmax(&[2.0]), 0);
     }
 }
