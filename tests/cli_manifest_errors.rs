@@ -17,6 +17,17 @@ fn quick() -> String {
     std::fs::read_to_string(repo().join("experiments/quick.toml")).unwrap()
 }
 
+/// `text` with its first line starting with `key = ` replaced by `line`
+/// (independent of the value the shipped manifest happens to have).
+fn with_line(text: &str, key: &str, line: &str) -> String {
+    let prefix = format!("{key} = ");
+    let old = text
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}` line"));
+    text.replacen(old, line, 1)
+}
+
 /// 1-based line of the first occurrence of `needle` in `text`.
 fn line_of(text: &str, needle: &str) -> usize {
     text.lines()
@@ -39,7 +50,7 @@ fn assert_located(out: &common::Run, line: usize, col: usize, words: &str) {
 #[test]
 fn unknown_key() {
     let dir = tempfile::tempdir().unwrap();
-    let text = quick().replacen("steps = 40", "steps = 40\nstepz = 3", 1);
+    let text = with_line(&quick(), "steps", "steps = 40\nstepz = 3");
     let out = plan_text(dir.path(), &text);
     assert_located(&out, line_of(&text, "stepz"), 1, "unknown field `stepz`");
 }
@@ -47,7 +58,7 @@ fn unknown_key() {
 #[test]
 fn wrong_type() {
     let dir = tempfile::tempdir().unwrap();
-    let text = quick().replacen("eval_every = 20", "eval_every = \"twenty\"", 1);
+    let text = with_line(&quick(), "eval_every", "eval_every = \"twenty\"");
     let out = plan_text(dir.path(), &text);
     assert_located(&out, line_of(&text, "eval_every"), 14, "invalid type");
 }

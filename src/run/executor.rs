@@ -114,7 +114,12 @@ pub fn run_study(
     let jobs = options.jobs.clamp(1, pending.len());
     let threads = threads_per_job(options.backend, jobs);
     let records = for_each_parallel(pending, jobs, threads, |i, run| {
-        let label = format!("[{}/{}] {}", i + 1, shared.total, run.spec.model.name.get_ref());
+        let label = format!(
+            "[{}/{}] {}",
+            i + 1,
+            shared.total,
+            run.spec.model.name.get_ref()
+        );
         let record = run_one(&shared, run, &label)?;
         crate::progress::println(&one_line(&label, run, &record));
         Ok(record)

@@ -96,7 +96,10 @@ mod tests {
         })
         .unwrap();
         out.sort_unstable();
-        assert_eq!(out, (0..9).map(|i| (i as usize, i * 10)).collect::<Vec<_>>());
+        assert_eq!(
+            out,
+            (0..9).map(|i| (i as usize, i * 10)).collect::<Vec<_>>()
+        );
     }
 
     #[test]

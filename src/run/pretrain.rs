@@ -25,8 +25,8 @@ use crate::inputs::{Catalogue, Generator, Roots};
 use crate::model::{ModelSpec, Network};
 use crate::study::{zoo_checkpoint, ModelEntry, PretrainEntry, Study, ZooCheckpoint};
 use crate::train::{
-    dispatch, logits_of_trained, save_weights, train, BackendJob, BackendKind, DeviceInfo, LrSchedule, OptimizerSpec,
-    TrainConfig,
+    dispatch, logits_of_trained, save_weights, train, BackendJob, BackendKind, DeviceInfo,
+    LrSchedule, OptimizerSpec, TrainConfig,
 };
 
 /// Weight decay of the pre-training optimizer (AdamW).
@@ -156,9 +156,8 @@ fn pretrain_one(
 ) -> Result<PretrainOutcome> {
     let path = roots.repo.join(&target.zoo.path);
     let pinned = target.zoo.pinned_digest(catalogue);
-    let train_into = |out: &Path| {
-        train_checkpoint(study, catalogue, roots, target, out, options.backend, label)
-    };
+    let train_into =
+        |out: &Path| train_checkpoint(study, catalogue, roots, target, out, options.backend, label);
     if options.check {
         let scratch = roots
             .cache
@@ -190,7 +189,11 @@ fn describe(outcome: &PretrainOutcome) -> String {
     match outcome {
         PretrainOutcome::UpToDate => "up to date (matches its pin)".to_string(),
         PretrainOutcome::Trained { sha256, stats } => {
-            format!("trained in {:.0} s, {}, sha256 {sha256}", stats.seconds, learnt(stats))
+            format!(
+                "trained in {:.0} s, {}, sha256 {sha256}",
+                stats.seconds,
+                learnt(stats)
+            )
         }
         PretrainOutcome::Checked {
             identical: true,
@@ -465,7 +468,13 @@ impl PretrainJob<'_> {
 fn argmax(row: &[f32]) -> usize {
     row.iter()
         .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best })
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 {
+                (i, v)
+            } else {
+                best
+            }
+        })
         .0
 }
 
