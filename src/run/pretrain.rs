@@ -435,8 +435,9 @@ impl BackendJob for PretrainJob<'_> {
         self.bar.finish_and_clear();
         save_weights(&self.out, &outcome.model)?;
         let _ = std::fs::remove_file(&self.resume);
-        let tail = &outcome.losses[outcome.losses.len() - (outcome.losses.len() / 10).max(1)..];
-        let final_loss = tail.iter().map(|&l| f64::from(l)).sum::<f64>() / tail.len() as f64;
+        let losses = &outcome.losses;
+        let tail = &losses[losses.len().saturating_sub((losses.len() / 10).max(1))..];
+        let final_loss = tail.iter().map(|&l| f64::from(l)).sum::<f64>() / tail.len().max(1) as f64;
         Ok((final_loss, self.held_out_accuracy(&outcome.model, device)))
     }
 }
