@@ -14,6 +14,7 @@ use anyhow::{bail, Context, Result};
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
+use super::finetune::mean_loss;
 use super::parallel::{for_each_parallel, threads_per_job};
 use super::sources::PoolSource;
 use crate::checksum::sha256_bytes;
@@ -22,6 +23,7 @@ use crate::data::preprocess::Normalize;
 use crate::data::recipes::{PretrainAug, Recipe};
 use crate::data::ImageSet;
 use crate::inputs::{Catalogue, Generator, Roots};
+use crate::metrics::Predictions;
 use crate::model::{ModelSpec, Network};
 use crate::study::{zoo_checkpoint, ModelEntry, PretrainEntry, Study, ZooCheckpoint};
 use crate::train::{
@@ -435,16 +437,20 @@ impl BackendJob for PretrainJob<'_> {
         self.bar.finish_and_clear();
         save_weights(&self.out, &outcome.model)?;
         let _ = std::fs::remove_file(&self.resume);
-        let losses = &outcome.losses;
-        let tail = &losses[losses.len().saturating_sub((losses.len() / 10).max(1))..];
-        let final_loss = tail.iter().map(|&l| f64::from(l)).sum::<f64>() / tail.len().max(1) as f64;
-        Ok((final_loss, self.held_out_accuracy(&outcome.model, device)))
+        let steps = outcome.losses.len();
+        let window = (steps / 10).max(1);
+        let final_loss = mean_loss(&outcome.losses, steps.saturating_sub(window), steps);
+        Ok((final_loss, self.held_out_accuracy(&outcome.model, device)?))
     }
 }
 
 impl PretrainJob<'_> {
     /// Top-1 accuracy (percent) of `model` on the held-out images.
-    fn held_out_accuracy<B: AutodiffBackend>(&self, model: &Network<B>, device: &B::Device) -> f64 {
+    fn held_out_accuracy<B: AutodiffBackend>(
+        &self,
+        model: &Network<B>,
+        device: &B::Device,
+    ) -> Result<f64> {
         let all: Vec<usize> = (0..self.held_out.len()).collect();
         let batch = make_batch(
             self.held_out,
@@ -456,34 +462,9 @@ impl PretrainJob<'_> {
             0,
         );
         let logits = logits_of_trained(model, &batch.data, batch.shape, 256, device);
-        let classes = model.num_classes();
-        let correct = logits
-            .chunks_exact(classes)
-            .zip(&batch.labels)
-            .filter(|(row, &label)| argmax(row) == label as usize)
-            .count();
-        100.0 * correct as f64 / batch.labels.len().max(1) as f64
-    }
-}
-
-fn argmax(row: &[f32]) -> usize {
-    row.iter()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
-            if v > best.1 {
-                (i, v)
-            } else {
-                best
-            }
-        })
-        .0
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn argmax_takes_the_first_maximum() {
-        assert_eq!(super::argmax(&[0.1, 0.7, 0.7, -1.0]), 1);
-        assert_eq!(super::argmax(&[2.0]), 0);
+        let values = logits.into_iter().map(f64::from).collect();
+        let predictions = Predictions::from_logits(values, model.num_classes(), batch.labels)
+            .context("held-out logits")?;
+        Ok(100.0 * predictions.accuracy())
     }
 }
