@@ -2,6 +2,7 @@
 //! a classifier head with the paper's fine-tuning switch, and seeded
 //! initialisation that is identical on every backend.
 
+pub mod efficientnet_lite;
 pub mod head;
 pub mod init;
 pub mod resnet;
@@ -11,6 +12,7 @@ pub mod zoo;
 use burn::nn::Linear;
 use burn::prelude::*;
 
+pub use efficientnet_lite::{EfficientNetLite, EfficientNetLiteConfig, LiteVariant};
 pub use head::HeadMode;
 pub use resnet::{ResNet, ResNetConfig};
 pub use vit::{Pool, Vit, VitConfig};
