@@ -163,8 +163,8 @@ impl EfficientNetLiteConfig {
     pub fn round_filters(&self, filters: usize) -> usize {
         let scaled = filters as f64 * self.width;
         let divisor = DEPTH_DIVISOR as f64;
-        let rounded = ((scaled + divisor / 2.0) as usize / DEPTH_DIVISOR * DEPTH_DIVISOR)
-            .max(DEPTH_DIVISOR);
+        let rounded =
+            ((scaled + divisor / 2.0) as usize / DEPTH_DIVISOR * DEPTH_DIVISOR).max(DEPTH_DIVISOR);
         match (rounded as f64) < 0.9 * scaled {
             true => rounded + DEPTH_DIVISOR,
             false => rounded,
@@ -262,10 +262,12 @@ pub fn torch_key(path: &str) -> String {
     segments
         .iter()
         .enumerate()
-        .map(|(i, s)| match i < last && !s.chars().all(|c| c.is_ascii_digit()) {
-            true => format!("_{s}"),
-            false => s.to_string(),
-        })
+        .map(
+            |(i, s)| match i < last && !s.chars().all(|c| c.is_ascii_digit()) {
+                true => format!("_{s}"),
+                false => s.to_string(),
+            },
+        )
         .collect::<Vec<_>>()
         .join(".")
 }
@@ -404,32 +406,5 @@ impl<B: Backend> EfficientNetLite<B> {
     /// Images `[b, 3, h, w]` to logits `[b, classes]`.
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
         self.fc.forward(self.dropout.forward(self.features(images)))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn torch_keys_underscore_module_attributes_only() {
-        assert_eq!(
-            torch_key("blocks.3.depthwise_conv.weight"),
-            "_blocks.3._depthwise_conv.weight"
-        );
-        assert_eq!(torch_key("bn0.running_var"), "_bn0.running_var");
-        assert_eq!(torch_key("fc.bias"), "_fc.bias");
-    }
-
-    #[test]
-    fn round_filters_matches_the_reference() {
-        let lite2 = LiteVariant::Lite2.config();
-        let pairs = [(16, 16), (24, 24), (40, 48), (80, 88), (112, 120)];
-        for (base, scaled) in pairs {
-            assert_eq!(lite2.round_filters(base), scaled, "{base}");
-        }
-        assert_eq!(lite2.round_filters(192), 208);
-        assert_eq!(lite2.round_filters(320), 352);
-        assert_eq!(lite2.round_repeats(4), 5);
     }
 }

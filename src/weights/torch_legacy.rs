@@ -431,11 +431,9 @@ impl<'a> Cursor<'a> {
             });
         };
         self.pos = start + len + 1;
-        std::str::from_utf8(&self.bytes[start..start + len]).map_err(|_| {
-            ReadErrorKind::Malformed {
-                what: format!("{what} is not ASCII"),
-                offset: start,
-            }
+        std::str::from_utf8(&self.bytes[start..start + len]).map_err(|_| ReadErrorKind::Malformed {
+            what: format!("{what} is not ASCII"),
+            offset: start,
         })
     }
 }
@@ -526,7 +524,9 @@ fn unpickle(cur: &mut Cursor) -> Result<Value, ReadErrorKind> {
             0x80 => {
                 let proto = cur.u8("PROTO argument")?;
                 if proto > 2 {
-                    return Err(bad(format!("pickle protocol {proto} (only 2 is supported)")));
+                    return Err(bad(format!(
+                        "pickle protocol {proto} (only 2 is supported)"
+                    )));
                 }
             }
             // STOP: the object is the only item left.
@@ -729,7 +729,9 @@ fn storage_ref(pid: Value) -> Result<StorageRef, String> {
                 return Err(format!("persistent id of kind `{tag}`"));
             }
             if !matches!(view, Value::None) {
-                return Err(format!("storage `{key}` is a view ({view:?}); not supported"));
+                return Err(format!(
+                    "storage `{key}` is a view ({view:?}); not supported"
+                ));
             }
             Ok(StorageRef {
                 key: key.clone(),
@@ -743,8 +745,8 @@ fn storage_ref(pid: Value) -> Result<StorageRef, String> {
 
 /// `_rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks)`.
 fn rebuild_tensor(args: Vec<Value>) -> Result<TensorRef, String> {
-    let [storage, offset, size, stride, requires_grad, hooks] =
-        <[Value; 6]>::try_from(args).map_err(|args| {
+    let [storage, offset, size, stride, requires_grad, hooks] = <[Value; 6]>::try_from(args)
+        .map_err(|args| {
             format!(
                 "_rebuild_tensor_v2 takes 6 arguments here, got {}",
                 args.len()
@@ -756,7 +758,9 @@ fn rebuild_tensor(args: Vec<Value>) -> Result<TensorRef, String> {
     let size = as_indices(&size, "tensor size")?;
     let stride = as_indices(&stride, "tensor stride")?;
     if size.len() != stride.len() {
-        return Err(format!("size {size:?} and stride {stride:?} differ in rank"));
+        return Err(format!(
+            "size {size:?} and stride {stride:?} differ in rank"
+        ));
     }
     if !matches!(requires_grad, Value::Bool(_)) {
         return Err(format!("requires_grad is {requires_grad:?}"));
@@ -771,54 +775,4 @@ fn rebuild_tensor(args: Vec<Value>) -> Result<TensorRef, String> {
         size,
         stride,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gather_follows_strides() {
-        // A 2x3 view of storage [0..6) stored column-major (strides 1, 2).
-        let storage: Vec<f32> = (0..6).map(|v| v as f32).collect();
-        let out = gather(&storage, 0, &[2, 3], &[1, 2]).unwrap();
-        assert_eq!(out, vec![0.0, 2.0, 4.0, 1.0, 3.0, 5.0]);
-        // Scalar with an offset.
-        assert_eq!(gather(&storage, 4, &[], &[]).unwrap(), vec![4.0]);
-        // Out of bounds.
-        assert!(gather(&storage, 1, &[2, 3], &[1, 2]).is_err());
-    }
-
-    #[test]
-    fn rejects_zip_files_and_unknown_opcodes() {
-        assert!(matches!(
-            parse_state_dict(b"PK\x03\x04rest"),
-            Err(ReadErrorKind::ZipFormat)
-        ));
-        assert!(matches!(
-            parse_state_dict(b"\x80\x02\xff"),
-            Err(ReadErrorKind::UnknownOpcode {
-                opcode: 0xff,
-                offset: 2
-            })
-        ));
-        assert!(matches!(
-            parse_state_dict(b"\x80\x02X\x05\x00\x00\x00ab"),
-            Err(ReadErrorKind::Truncated { .. })
-        ));
-    }
-
-    #[test]
-    fn long1_is_signed_little_endian() {
-        let mut cur = Cursor {
-            bytes: b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.",
-            pos: 0,
-        };
-        assert!(matches!(unpickle(&mut cur), Ok(Value::Int(MAGIC_NUMBER))));
-        let mut cur = Cursor {
-            bytes: b"\x8a\x01\xff.",
-            pos: 0,
-        };
-        assert!(matches!(unpickle(&mut cur), Ok(Value::Int(-1))));
-    }
 }
