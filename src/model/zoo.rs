@@ -1,4 +1,5 @@
-//! The model zoo of the quick study: two families, each at three sizes.
+//! The model zoo: the quick study's two families, each at three sizes, and
+//! EfficientNet-Lite at its three published sizes (pacs-lite).
 //!
 //! Sizes are architecture knobs only; parameter counts are always measured on
 //! the built module ([`ModelSpec::num_params`]), never written down.
@@ -9,6 +10,7 @@ use std::str::FromStr;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::efficientnet_lite::{EfficientNetLiteConfig, LiteVariant};
 use super::head::new_linear;
 use super::init::init_module_at;
 use super::resnet::ResNetConfig;
@@ -21,10 +23,11 @@ pub const MIN_IMAGE_SIZE: usize = 16;
 const VIT_GRID: usize = 8;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Family {
     ResNet,
     Vit,
+    EfficientNetLite,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -33,20 +36,34 @@ pub enum Size {
     Tiny,
     Small,
     Base,
+    Lite0,
+    Lite1,
+    Lite2,
 }
 
 impl Family {
+    /// The quick study's own families (pre-trained by oodcal).
     pub const ALL: [Family; 2] = [Family::ResNet, Family::Vit];
 
     pub fn name(self) -> &'static str {
         match self {
             Family::ResNet => "resnet",
             Family::Vit => "vit",
+            Family::EfficientNetLite => "efficientnet-lite",
+        }
+    }
+
+    /// The sizes this family comes in.
+    pub fn sizes(self) -> &'static [Size] {
+        match self {
+            Family::ResNet | Family::Vit => &Size::ALL,
+            Family::EfficientNetLite => &[Size::Lite0, Size::Lite1, Size::Lite2],
         }
     }
 }
 
 impl Size {
+    /// The sizes of the quick study's families.
     pub const ALL: [Size; 3] = [Size::Tiny, Size::Small, Size::Base];
 
     pub fn name(self) -> &'static str {
@@ -54,16 +71,30 @@ impl Size {
             Size::Tiny => "tiny",
             Size::Small => "small",
             Size::Base => "base",
+            Size::Lite0 => "lite0",
+            Size::Lite1 => "lite1",
+            Size::Lite2 => "lite2",
+        }
+    }
+
+    /// The EfficientNet-Lite scaling this size names, if it is one.
+    fn lite(self) -> Option<LiteVariant> {
+        match self {
+            Size::Lite0 => Some(LiteVariant::Lite0),
+            Size::Lite1 => Some(LiteVariant::Lite1),
+            Size::Lite2 => Some(LiteVariant::Lite2),
+            Size::Tiny | Size::Small | Size::Base => None,
         }
     }
 }
 
 /// Architecture of a backbone, resolved from a [`ModelSpec`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "family", rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "family", rename_all = "kebab-case")]
 pub enum BackboneConfig {
     ResNet(ResNetConfig),
     Vit(VitConfig),
+    EfficientNetLite(EfficientNetLiteConfig),
 }
 
 impl BackboneConfig {
@@ -71,6 +102,7 @@ impl BackboneConfig {
         match self {
             BackboneConfig::ResNet(c) => c.feature_dim(),
             BackboneConfig::Vit(c) => c.feature_dim(),
+            BackboneConfig::EfficientNetLite(c) => c.feature_dim(),
         }
     }
 
@@ -78,6 +110,7 @@ impl BackboneConfig {
         match self {
             BackboneConfig::ResNet(c) => Backbone::ResNet(c.init(device)),
             BackboneConfig::Vit(c) => Backbone::Vit(c.init(device)),
+            BackboneConfig::EfficientNetLite(c) => Backbone::EfficientNetLite(c.init(device)),
         }
     }
 }
@@ -109,7 +142,7 @@ impl ModelSpec {
         Self { image_size, ..self }
     }
 
-    /// Every family at every size, at the default input side.
+    /// The quick study's zoo: its families at every size, at the default input side.
     pub fn all() -> Vec<ModelSpec> {
         Family::ALL
             .iter()
@@ -117,12 +150,52 @@ impl ModelSpec {
             .collect()
     }
 
-    /// `family-size`, e.g. `resnet-tiny` (the input side is not part of the name).
+    /// EfficientNet-Lite at `variant`'s scaling and native input side.
+    pub fn lite(variant: LiteVariant) -> ModelSpec {
+        let size = match variant {
+            LiteVariant::Lite0 => Size::Lite0,
+            LiteVariant::Lite1 => Size::Lite1,
+            LiteVariant::Lite2 => Size::Lite2,
+        };
+        ModelSpec::new(Family::EfficientNetLite, size).with_image_size(variant.config().image_size)
+    }
+
+    /// A model from a manifest's `family` and `size` strings.
+    pub fn from_parts(family: &str, size: &str) -> Result<ModelSpec, ModelError> {
+        let unknown = || ModelError::UnknownModel(format!("{family}-{size}"));
+        let family = Family::ALL
+            .into_iter()
+            .chain([Family::EfficientNetLite])
+            .find(|f| f.name() == family)
+            .ok_or_else(unknown)?;
+        let size = family
+            .sizes()
+            .iter()
+            .copied()
+            .find(|s| s.name() == size)
+            .ok_or_else(unknown)?;
+        Ok(ModelSpec::new(family, size))
+    }
+
+    /// `family-size`, e.g. `resnet-tiny`, or the published name for
+    /// EfficientNet-Lite (`efficientnet-lite0`); the input side is not part of it.
     pub fn name(&self) -> String {
-        format!("{}-{}", self.family.name(), self.size.name())
+        match self.size.lite() {
+            Some(variant) => variant.name().to_string(),
+            None => format!("{}-{}", self.family.name(), self.size.name()),
+        }
+    }
+
+    /// The EfficientNet-Lite scaling of this model (`None` for the quick zoo).
+    pub fn lite_variant(&self) -> Option<LiteVariant> {
+        match self.family {
+            Family::EfficientNetLite => self.size.lite(),
+            Family::ResNet | Family::Vit => None,
+        }
     }
 
     pub fn validate(&self) -> Result<(), ModelError> {
+        self.backbone()?;
         let s = self.image_size;
         if s < MIN_IMAGE_SIZE || (self.family == Family::Vit && s % VIT_GRID != 0) {
             return Err(ModelError::ImageSize {
@@ -133,24 +206,30 @@ impl ModelSpec {
         Ok(())
     }
 
-    /// The architecture behind the name. Each family spans more than 10× in
-    /// parameters from tiny to base, at sizes two CPU cores fine-tune in seconds.
-    pub fn backbone(&self) -> BackboneConfig {
-        match self.family {
+    /// The architecture behind the name. Each quick-zoo family spans more than
+    /// 10× in parameters from tiny to base, at sizes two CPU cores fine-tune in
+    /// seconds; EfficientNet-Lite is the published architecture (its SAME
+    /// padding adapts to any input side). Fails for a size the family lacks.
+    pub fn backbone(&self) -> Result<BackboneConfig, ModelError> {
+        let unknown =
+            || ModelError::UnknownModel(format!("{}-{}", self.family.name(), self.size.name()));
+        // Position of the size in the quick zoo's tiny, small, base.
+        let quick = || {
+            Size::ALL
+                .iter()
+                .position(|&s| s == self.size)
+                .ok_or_else(unknown)
+        };
+        Ok(match self.family {
             Family::ResNet => {
-                let (width, blocks) = match self.size {
-                    Size::Tiny => (8, [1, 1, 1]),
-                    Size::Small => (16, [1, 1, 1]),
-                    Size::Base => (32, [1, 1, 1]),
-                };
-                BackboneConfig::ResNet(ResNetConfig { width, blocks })
+                let width = [8, 16, 32][quick()?];
+                BackboneConfig::ResNet(ResNetConfig {
+                    width,
+                    blocks: [1, 1, 1],
+                })
             }
             Family::Vit => {
-                let (dim, depth, heads) = match self.size {
-                    Size::Tiny => (32, 2, 2),
-                    Size::Small => (64, 4, 4),
-                    Size::Base => (96, 4, 4),
-                };
+                let (dim, depth, heads) = [(32, 2, 2), (64, 4, 4), (96, 4, 4)][quick()?];
                 BackboneConfig::Vit(VitConfig {
                     dim,
                     depth,
@@ -161,7 +240,10 @@ impl ModelSpec {
                     pool: Pool::Cls,
                 })
             }
-        }
+            Family::EfficientNetLite => {
+                BackboneConfig::EfficientNetLite(self.size.lite().ok_or_else(unknown)?.config())
+            }
+        })
     }
 
     /// Builds the network with a `classes`-way head, every weight drawn from `seed`
@@ -176,7 +258,7 @@ impl ModelSpec {
         if classes == 0 {
             return Err(ModelError::NoClasses);
         }
-        let config = self.backbone();
+        let config = self.backbone()?;
         let backbone = init_module_at(config.init(device), seed, "backbone")?;
         let head = new_linear(config.feature_dim(), classes, seed, "head", device)?;
         Ok(Network {
@@ -204,10 +286,14 @@ impl fmt::Display for ModelSpec {
 impl FromStr for ModelSpec {
     type Err = ModelError;
 
-    /// Parses `family-size` (e.g. `vit-small`) at the default input side.
+    /// Parses a [`ModelSpec::name`] (e.g. `vit-small`, `efficientnet-lite1`)
+    /// at the default input side.
     fn from_str(name: &str) -> Result<Self, Self::Err> {
         ModelSpec::all()
             .into_iter()
+            .chain(
+                LiteVariant::ALL.map(|v| ModelSpec::lite(v).with_image_size(default_image_size())),
+            )
             .find(|spec| spec.name() == name)
             .ok_or_else(|| ModelError::UnknownModel(name.to_string()))
     }

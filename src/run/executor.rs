@@ -239,20 +239,8 @@ fn starts(
                 study.file.display()
             );
         };
-        let bytes = std::fs::read(&path).with_context(|| {
-            format!(
-                "{}: cannot read (run `oodcal pretrain {}`)",
-                path.display(),
-                study.file.display()
-            )
-        })?;
-        let found = sha256_bytes(&bytes);
-        if found != pinned {
-            bail!(
-                "{}: sha256 {found} does not match the pinned {pinned}",
-                path.display()
-            );
-        }
+        let remedy = format!("run `oodcal pretrain {}`", study.file.display());
+        check_pinned(&path, pinned, &remedy)?;
         let (classes, images) = corpus_shape(&target.pretrain, catalogue)?;
         for model in study.models.iter().filter(|m| {
             zoo_checkpoint(m, &target.pretrain, study.benchmark.resolution, catalogue).input_name
@@ -271,7 +259,46 @@ fn starts(
             );
         }
     }
+    for model in &study.models {
+        let Some(weights) = &model.weights else {
+            continue;
+        };
+        if !pending.iter().any(|r| r.spec.model.name == model.name) {
+            continue;
+        }
+        let name = weights.get_ref();
+        let input = catalogue
+            .get(name)
+            .with_context(|| format!("weights `{name}` are not in {}", catalogue.file.display()))?;
+        let Some(pinned) = input.digest() else {
+            bail!("{name}: not pinned in {}", catalogue.file.display());
+        };
+        let path = roots.base(input.location).join(&input.path);
+        check_pinned(&path, pinned, &format!("run `oodcal fetch {name}`"))?;
+        out.insert(
+            model.name.get_ref().clone(),
+            Start::Weights {
+                path,
+                input: name.clone(),
+            },
+        );
+    }
     Ok(out)
+}
+
+/// Fails unless `path` exists and its SHA-256 is `pinned`; `remedy` says how
+/// to get the right file.
+fn check_pinned(path: &std::path::Path, pinned: &str, remedy: &str) -> Result<()> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("{}: cannot read ({remedy})", path.display()))?;
+    let found = sha256_bytes(&bytes);
+    if found != pinned {
+        bail!(
+            "{}: sha256 {found} does not match the pinned {pinned} ({remedy})",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Classes and images of a generated corpus, from its generator settings.

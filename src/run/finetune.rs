@@ -22,6 +22,7 @@ use super::sources::PoolSource;
 use crate::data::augment::FineTuneAug;
 use crate::data::batch::Transform;
 use crate::data::ImageSet;
+use crate::model::efficientnet_lite::IMAGENET_1K_IMAGES;
 use crate::model::{HeadMode, Network};
 use crate::record::store::write_record;
 use crate::record::{CodeVersion, Evaluation, ModelInfo, RunRecord, RunStatus, RECORD_SCHEMA};
@@ -47,6 +48,12 @@ pub enum Start {
         label: String,
         corpus_images: usize,
         recipe: String,
+    },
+    /// Downloaded weights (a `weights` input, verified against its pin); only
+    /// EfficientNet-Lite loads them, with its 1000-way ImageNet head.
+    Weights {
+        path: PathBuf,
+        input: String,
     },
 }
 
@@ -162,17 +169,24 @@ impl FineTuneJob<'_> {
         let spec = super::pretrain::model_spec(&self.run.spec.model, self.resolution as u32)?;
         let seed = self.run.spec.seed;
         let classes = self.set.class_names.len();
+        let head = match self.run.spec.head {
+            study::HeadMode::AddLinear => HeadMode::AddLinear,
+            study::HeadMode::Replace => HeadMode::Replace,
+        };
         let model = match &self.start {
             Start::Scratch => spec.build::<B>(classes, seed, device)?,
             Start::Pretrained {
                 path, classes: pre, ..
             } => {
                 let template = spec.build::<B>(*pre, seed, device)?;
-                let head = match self.run.spec.head {
-                    study::HeadMode::AddLinear => HeadMode::AddLinear,
-                    study::HeadMode::Replace => HeadMode::Replace,
-                };
                 load_weights(path, template, device)?.adapt_head(head, classes, seed)?
+            }
+            Start::Weights { path, input } => {
+                let variant = spec
+                    .lite_variant()
+                    .with_context(|| format!("weights `{input}` fit EfficientNet-Lite only"))?;
+                let network = variant.config().load_pretrained::<B>(path, device)?;
+                network.adapt_head(head, classes, seed)?
             }
         };
         Ok(model)
@@ -212,6 +226,7 @@ impl FineTuneJob<'_> {
                 Some(*corpus_images),
                 Some(recipe.clone()),
             ),
+            Start::Weights { input, .. } => (Some(input.clone()), Some(IMAGENET_1K_IMAGES), None),
         };
         RunRecord {
             schema: RECORD_SCHEMA.to_string(),

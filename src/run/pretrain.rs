@@ -265,8 +265,7 @@ pub fn recipe(entry: &PretrainEntry) -> Result<Recipe> {
 /// The zoo architecture of a manifest model at `resolution` (the zoo's own
 /// `family-size` parser, so the two never disagree on what exists).
 pub fn model_spec(model: &ModelEntry, resolution: u32) -> Result<ModelSpec> {
-    let spec: ModelSpec = format!("{}-{}", model.family, model.size)
-        .parse()
+    let spec = ModelSpec::from_parts(&model.family, &model.size)
         .with_context(|| format!("model `{}`", model.name.get_ref()))?;
     Ok(spec.with_image_size(resolution as usize))
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use crate::inputs::{relative_path, Catalogue};
+use crate::model::ModelSpec;
 use crate::source_error::SourceError;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -138,7 +139,6 @@ pub struct Study {
 }
 
 const RECIPES: [&str; 5] = ["baseline", "randaugment", "augmix", "mixup", "cutmix"];
-const FAMILIES: [&str; 3] = ["resnet", "vit", "efficientnet-lite"];
 
 impl Study {
     pub fn load(file: &Path, catalogue: &Catalogue) -> Result<Study, SourceError> {
@@ -292,11 +292,14 @@ fn check_models(
                 format!("model `{}` is declared twice", m.name.get_ref()),
             ));
         }
-        if !FAMILIES.contains(&m.family.as_str()) {
+        let spec = ModelSpec::from_parts(&m.family, &m.size)
+            .map_err(|e| err(at, format!("model `{}`: {e}", m.name.get_ref())))?;
+        if let (Some(w), None) = (&m.weights, spec.lite_variant()) {
             return Err(err(
-                at,
+                w.span().start,
                 format!(
-                    "model `{}`: family `{}` is not one of {FAMILIES:?}",
+                    "model `{}`: downloaded weights load into efficientnet-lite only; \
+                     a {} is pre-trained with `pretrain`",
                     m.name.get_ref(),
                     m.family
                 ),

@@ -100,20 +100,19 @@ pub struct LoadError {
 /// Replaces every float parameter and running statistic of `module` by the
 /// tensor `convention` names for it in `dict`.
 ///
-/// Parameter ids become `param_id_for("{id_prefix}.{path}")`, so the same
-/// weights always serialise to the same bytes. (Running statistics keep the
-/// id they were built with: a mapper cannot change it.)
+/// `module` is a whole model: parameter ids become `param_id_for(path)`, as
+/// `model::init` gives them, so the same weights always serialise to the
+/// same bytes. (Running statistics keep the id they were built with: a
+/// mapper cannot change it.)
 pub fn load_state_dict<B: Backend, M: Module<B>>(
     module: M,
     dict: &StateDict,
     convention: KeyConvention,
-    id_prefix: &str,
     origin: &str,
 ) -> Result<M, LoadError> {
     let mut loader = Loader {
         dict,
         convention,
-        id_prefix: id_prefix.to_string(),
         path: Vec::new(),
         used: HashSet::new(),
         mismatches: Vec::new(),
@@ -140,7 +139,6 @@ pub fn load_state_dict<B: Backend, M: Module<B>>(
 struct Loader<'a> {
     dict: &'a StateDict,
     convention: KeyConvention,
-    id_prefix: String,
     /// (field name, container type) of every module entered, outermost first.
     path: Vec<(String, String)>,
     used: HashSet<String>,
@@ -221,7 +219,7 @@ impl<B: Backend> ModuleMapper<B> for Loader<'_> {
         let require_grad = tensor.is_require_grad();
         let fresh = Tensor::<B, D>::from_data(TensorData::new(data, dims), &device)
             .set_require_grad(require_grad);
-        let id = param_id_for(&format!("{}.{param_path}", self.id_prefix));
+        let id = param_id_for(&param_path);
         Param::from_mapped_value(id, fresh, mapper)
     }
 }
