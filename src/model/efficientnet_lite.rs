@@ -16,6 +16,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use serde::{Deserialize, Serialize};
 
+use super::batch_norm::batch_norm_2d;
 use super::init::param_id_for;
 use super::{Backbone, Network};
 use crate::weights::{
@@ -380,10 +381,10 @@ impl<B: Backend> MbConv<B> {
     pub fn forward(&self, input: Tensor<B, 4>) -> Tensor<B, 4> {
         let mut x = input.clone();
         if let (Some(conv), Some(bn)) = (&self.expand_conv, &self.bn0) {
-            x = relu6(bn.forward(conv.forward(x)));
+            x = relu6(batch_norm_2d(bn, conv.forward(x)));
         }
-        x = relu6(self.bn1.forward(self.depthwise_conv.forward(x)));
-        x = self.bn2.forward(self.project_conv.forward(x));
+        x = relu6(batch_norm_2d(&self.bn1, self.depthwise_conv.forward(x)));
+        x = batch_norm_2d(&self.bn2, self.project_conv.forward(x));
         match self.skip {
             true => self.drop_connect(x) + input,
             false => x,
@@ -420,11 +421,11 @@ pub struct EfficientNetLite<B: Backend> {
 impl<B: Backend> EfficientNetLite<B> {
     /// Images `[b, 3, h, w]` (ImageNet-normalised) to pooled features `[b, 1280]`.
     pub fn features(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
-        let mut x = relu6(self.bn0.forward(self.conv_stem.forward(images)));
+        let mut x = relu6(batch_norm_2d(&self.bn0, self.conv_stem.forward(images)));
         for block in &self.blocks {
             x = block.forward(x);
         }
-        x = relu6(self.bn1.forward(self.conv_head.forward(x)));
+        x = relu6(batch_norm_2d(&self.bn1, self.conv_head.forward(x)));
         let [b, c, h, w] = x.dims();
         x.reshape([b, c, h * w]).mean_dim(2).reshape([b, c])
     }

@@ -3,6 +3,7 @@
 //! reference PyTorch port (pacs-lite), a classifier head with the paper's
 //! fine-tuning switch, and seeded initialisation that is identical on every backend.
 
+pub mod batch_norm;
 pub mod efficientnet_lite;
 pub mod head;
 pub mod init;
