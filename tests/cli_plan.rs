@@ -104,22 +104,32 @@ fn any_change_of_a_field_or_an_input_digest_changes_ids() {
     assert_eq!(differing, 4, "only resnet-tiny-2k's 4 runs");
 }
 
+/// Training images per run as the manifest defines them: steps × one
+/// minibatch from each of PACS's three training domains.
+fn pacs_images_per_run(manifest: &str) -> i64 {
+    let text = std::fs::read_to_string(repo().join(manifest)).unwrap();
+    let study: toml::Table = text.parse().unwrap();
+    let protocol = study["protocol"].as_table().unwrap();
+    protocol["steps"].as_integer().unwrap() * protocol["batch_per_domain"].as_integer().unwrap() * 3
+}
+
 #[test]
 fn table_output_names_runs_inputs_and_compute() {
     let scratch = tempfile::tempdir().unwrap();
-    let out = run(oodcal(scratch.path()).args(["plan", "experiments/pacs-lite.toml"]));
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.contains("study pacs-lite"));
-    assert!(out.stdout.contains("efficientnet-lite0-scratch"));
-    assert!(out.stdout.contains("none (from scratch)"));
-    assert!(
-        out.stdout
-            .contains("compute: 14400 training images per run"),
-        "{}",
-        out.stdout
-    );
-    assert!(out
-        .stdout
-        .lines()
-        .any(|l| l.trim_start().starts_with("efficientnet-lite1") && l.contains("missing")));
+    for manifest in ["experiments/pacs-lite.toml", "experiments/paper/pacs-lite.toml"] {
+        let out = run(oodcal(scratch.path()).args(["plan", manifest]));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stdout.contains("study pacs-lite"));
+        assert!(out.stdout.contains("efficientnet-lite0-scratch"));
+        assert!(out.stdout.contains("none (from scratch)"));
+        let compute = format!(
+            "compute: {} training images per run",
+            pacs_images_per_run(manifest)
+        );
+        assert!(out.stdout.contains(&compute), "{compute}\n{}", out.stdout);
+        assert!(out
+            .stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("efficientnet-lite1") && l.contains("missing")));
+    }
 }

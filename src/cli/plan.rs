@@ -129,8 +129,15 @@ fn print_table(study: &Study, runs: &[PlannedRun], inputs: &[InputLine], e: &Est
         runs.len(),
         study.runs_dir.display()
     );
+    // The model column fits the longest label (e.g. efficientnet-lite0-scratch).
+    let width = runs
+        .iter()
+        .map(|r| r.spec.model.name.get_ref().len())
+        .max()
+        .unwrap_or(0)
+        .max(18);
     println!(
-        "{:<12}  {:<18} {:<26} {:<5} {:>8} {:>8} {:>5}",
+        "{:<12}  {:<width$} {:<26} {:<5} {:>8} {:>8} {:>5}",
         "run", "model", "pretrain", "opt", "lr", "wd", "seed"
     );
     for r in runs {
@@ -143,7 +150,7 @@ fn print_table(study: &Study, runs: &[PlannedRun], inputs: &[InputLine], e: &Est
             .map(|p| p.get_ref().as_str())
             .unwrap_or("none (from scratch)");
         println!(
-            "{:<12}  {:<18} {:<26} {:<5} {:>8} {:>8} {:>5}",
+            "{:<12}  {:<width$} {:<26} {:<5} {:>8} {:>8} {:>5}",
             r.short_id(),
             s.model.name.get_ref(),
             pre,
