@@ -2,7 +2,8 @@
 """PyTorch CPU peer of oodcal's training-throughput benchmark.
 
 Builds the same zoo architectures as src/model/ (ResNet-style CNN and small ViT,
-tiny/small/base), times forward + cross-entropy + backward + SGD(momentum 0.9,
+tiny/small/base; EfficientNet-Lite0/1/2 from the reference package
+efficientnet-lite-pytorch, which oodcal's parity test matches), times forward + cross-entropy + backward + SGD(momentum 0.9,
 weight decay 1e-4) steps on a fixed random batch, and prints one JSON line per
 model with images/second. With --burn FILE (the JSON lines printed by
 `cargo test --release --test train_bench -- --ignored --nocapture`), it also
@@ -12,7 +13,7 @@ Parameter counts are printed the way burn counts them (parameters plus
 BatchNorm running mean and variance) so the architectures can be checked
 against burn's `num_params`.
 
-    pip install torch   # CPU is enough
+    pip install torch efficientnet-lite-pytorch==0.1.0   # CPU is enough
     python benches/train_peer.py --steps 5 [--burn burn.jsonl]
 """
 import argparse
@@ -118,6 +119,11 @@ class Vit(nn.Module):
 
 
 def build(name, image_size, classes):
+    if name.startswith("efficientnet-lite"):
+        # Imported here so the zoo benchmark needs only torch.
+        from efficientnet_lite_pytorch import EfficientNet
+
+        return EfficientNet.from_name(name, num_classes=classes)
     family, size = name.split("-")
     if family == "resnet":
         return ResNet(*RESNET[size], classes)

@@ -1,9 +1,11 @@
-//! Training throughput of every zoo model on the CPU backend (ignored by default).
+//! Training throughput of every zoo model, EfficientNet-Lite included, on
+//! the CPU backend (ignored by default). `OODCAL_BENCH_MODELS` picks models
+//! by name (`resnet-tiny,efficientnet-lite0`), `OODCAL_BENCH_SIZE` the input side.
 //!
 //! `cargo test --release --test train_bench -- --ignored --nocapture`
 //! prints one JSON line per model; compare with `python benches/train_peer.py`.
 
-use oodcal::model::ModelSpec;
+use oodcal::model::{LiteVariant, ModelSpec};
 use oodcal::train::{dispatch, BackendKind, BenchJob};
 
 #[test]
@@ -20,6 +22,7 @@ fn cpu_training_throughput() {
         .unwrap_or(32);
     let specs = ModelSpec::all()
         .into_iter()
+        .chain(LiteVariant::ALL.map(ModelSpec::lite))
         .map(|spec| spec.with_image_size(size))
         .filter(|spec| {
             only.as_deref()
