@@ -116,7 +116,10 @@ fn pacs_images_per_run(manifest: &str) -> i64 {
 #[test]
 fn table_output_names_runs_inputs_and_compute() {
     let scratch = tempfile::tempdir().unwrap();
-    for manifest in ["experiments/pacs-lite.toml", "experiments/paper/pacs-lite.toml"] {
+    for manifest in [
+        "experiments/pacs-lite.toml",
+        "experiments/paper/pacs-lite.toml",
+    ] {
         let out = run(oodcal(scratch.path()).args(["plan", manifest]));
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert!(out.stdout.contains("study pacs-lite"));

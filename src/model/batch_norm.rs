@@ -37,7 +37,10 @@ pub fn batch_norm_2d<B: Backend>(bn: &BatchNorm<B>, x: Tensor<B, 4>) -> Tensor<B
 
 /// Per-channel mean and (biased) variance of `x` over batch and space, and
 /// the running-statistics update burn's BatchNorm makes.
-fn batch_statistics<B: Backend>(bn: &BatchNorm<B>, x: Tensor<B, 4>) -> (Tensor<B, 1>, Tensor<B, 1>) {
+fn batch_statistics<B: Backend>(
+    bn: &BatchNorm<B>,
+    x: Tensor<B, 4>,
+) -> (Tensor<B, 1>, Tensor<B, 1>) {
     let [b, c, h, w] = x.dims();
     let rows = x.reshape([b, c, h * w]);
     let channel_mean = |t: Tensor<B, 3>| t.mean_dim(2).mean_dim(0).reshape([c]);
@@ -55,7 +58,8 @@ fn batch_statistics<B: Backend>(bn: &BatchNorm<B>, x: Tensor<B, 4>) -> (Tensor<B
     };
     bn.running_mean
         .update(update(bn.running_mean.value_sync(), &mean));
-    bn.running_var.update(update(bn.running_var.value_sync(), &var));
+    bn.running_var
+        .update(update(bn.running_var.value_sync(), &var));
     (mean, var)
 }
 
@@ -126,9 +130,18 @@ mod tests {
             theirs.beta.grad(&g_theirs).unwrap(),
         );
         assert!(dbeta < 1e-4, "{dbeta}");
-        let mean_diff = max_diff(ours.running_mean.value_sync(), theirs.running_mean.value_sync());
-        let var_diff = max_diff(ours.running_var.value_sync(), theirs.running_var.value_sync());
-        assert!(mean_diff < 1e-6 && var_diff < 1e-6, "{mean_diff} {var_diff}");
+        let mean_diff = max_diff(
+            ours.running_mean.value_sync(),
+            theirs.running_mean.value_sync(),
+        );
+        let var_diff = max_diff(
+            ours.running_var.value_sync(),
+            theirs.running_var.value_sync(),
+        );
+        assert!(
+            mean_diff < 1e-6 && var_diff < 1e-6,
+            "{mean_diff} {var_diff}"
+        );
         // And the update did happen (running mean moved off zero towards ~1).
         let moved: f32 = ours.running_mean.value_sync().mean().into_scalar().elem();
         assert!(moved > 0.001, "{moved}");
@@ -138,10 +151,8 @@ mod tests {
     fn inference_uses_running_statistics_like_burn() {
         let device = Default::default();
         let mut norm = bn::<Flex>(4, &device);
-        norm.running_mean = burn::module::RunningState::new(Tensor::from_floats(
-            [0.1, -0.2, 0.3, 0.0],
-            &device,
-        ));
+        norm.running_mean =
+            burn::module::RunningState::new(Tensor::from_floats([0.1, -0.2, 0.3, 0.0], &device));
         norm.running_var =
             burn::module::RunningState::new(Tensor::from_floats([1.0, 0.5, 2.0, 4.0], &device));
         let x = Tensor::<Flex, 4>::random([2, 4, 3, 3], Distribution::Normal(0.0, 1.0), &device);

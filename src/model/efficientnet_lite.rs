@@ -26,7 +26,9 @@ use crate::weights::{
 /// Where the feature extractor sits inside a [`Network`] (the `Backbone`
 /// variant's name is part of the path), for parameter ids and state-dict keys.
 const PATH: &str = "backbone.EfficientNetLite";
-/// Images in ImageNet-1k's training set, which the published weights learnt.
+/// The data the published weights learnt, as run records name a pre-training.
+pub const PRETRAINING: &str = "imagenet-1k";
+/// Images in ImageNet-1k's training set.
 pub const IMAGENET_1K_IMAGES: usize = 1_281_167;
 
 /// Channels of the stem and of the head (not scaled: `fix_head_stem`).

@@ -78,7 +78,8 @@ pub struct ModelInfo {
     pub size: String,
     /// Counted on the built network (fine-tuned form, task head included).
     pub params: usize,
-    /// `[[pretrain]]` entry or weights input; `None` for from-scratch runs.
+    /// `[[pretrain]]` entry, or the data downloaded weights were trained on
+    /// (`imagenet-1k`); `None` for from-scratch runs.
     pub pretraining: Option<String>,
     /// Images in the pre-training corpus (`None`: from scratch or unknown).
     pub pretrain_images: Option<usize>,

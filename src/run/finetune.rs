@@ -22,7 +22,7 @@ use super::sources::PoolSource;
 use crate::data::augment::FineTuneAug;
 use crate::data::batch::Transform;
 use crate::data::ImageSet;
-use crate::model::efficientnet_lite::IMAGENET_1K_IMAGES;
+use crate::model::efficientnet_lite::{IMAGENET_1K_IMAGES, PRETRAINING};
 use crate::model::{HeadMode, Network};
 use crate::record::store::write_record;
 use crate::record::{CodeVersion, Evaluation, ModelInfo, RunRecord, RunStatus, RECORD_SCHEMA};
@@ -226,7 +226,12 @@ impl FineTuneJob<'_> {
                 Some(*corpus_images),
                 Some(recipe.clone()),
             ),
-            Start::Weights { input, .. } => (Some(input.clone()), Some(IMAGENET_1K_IMAGES), None),
+            // The weights input itself is named, with its digest, among the record's inputs.
+            Start::Weights { .. } => (
+                Some(PRETRAINING.to_string()),
+                Some(IMAGENET_1K_IMAGES),
+                None,
+            ),
         };
         RunRecord {
             schema: RECORD_SCHEMA.to_string(),
