@@ -232,7 +232,7 @@ fn rounding_rules_match_the_reference() {
 /// the reference built (`architecture.blocks` of the fixture).
 #[test]
 fn derived_blocks_match_the_reference_architecture() {
-    // (in, out, repeats) per stage, from EFFNET_NOTES.md.
+    // (in, out, repeats) per stage, from tests/fixtures/effnet/NOTES.md.
     type Stage = (usize, usize, usize);
     let notes: [(LiteVariant, [Stage; 7]); 3] = [
         (

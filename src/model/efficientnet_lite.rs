@@ -1,7 +1,7 @@
 //! EfficientNet-Lite0/1/2 (Tan & Le's EfficientNet without squeeze-excite,
 //! with ReLU6 and fixed stem/head), matching `efficientnet-lite-pytorch` 0.1.0
-//! so that its ImageNet-1k weights load unchanged (see `EFFNET_NOTES.md` and
-//! `tests/fixtures/effnet/`).
+//! so that its ImageNet-1k weights load unchanged (see the research notes
+//! and fixtures in `tests/fixtures/effnet/`).
 //!
 //! Every convolution uses TensorFlow "SAME" padding (`PaddingConfig2d::Same`),
 //! asymmetric for stride 2, computed from the actual input size; at each

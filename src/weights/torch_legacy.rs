@@ -16,8 +16,8 @@
 //!
 //! Strides are honoured: the pinned files keep TensorFlow's memory order, so
 //! their conv weights are not contiguous (burn-store 0.21.0's reader ignores
-//! strides and loads them scrambled; see `EFFNET_NOTES.md`). Every tensor is
-//! returned contiguous, row-major in its logical PyTorch shape.
+//! strides and loads them scrambled; see `tests/fixtures/effnet/NOTES.md`).
+//! Every tensor is returned contiguous, row-major in its logical PyTorch shape.
 //!
 //! The pickle machine below implements exactly the opcodes, globals and
 //! callables these files use, and rejects everything else (unknown opcode,
