@@ -134,3 +134,27 @@ fn malformed_data_manifest_is_located_too() {
         out.stderr
     );
 }
+
+#[test]
+fn size_the_family_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{}\n[[model]]\nname = \"odd\"\nfamily = \"resnet\"\nsize = \"lite0\"\n",
+        quick()
+    );
+    let out = plan_text(dir.path(), &text);
+    let line = text.lines().count() - 2;
+    assert_located(&out, line, 8, "unknown model `resnet-lite0`");
+}
+
+#[test]
+fn downloaded_weights_on_a_quick_zoo_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{}\n[[model]]\nname = \"odd\"\nfamily = \"resnet\"\nsize = \"tiny\"\nweights = \"efficientnet-lite0\"\n",
+        quick()
+    );
+    let out = plan_text(dir.path(), &text);
+    let line = text.lines().count();
+    assert_located(&out, line, 11, "load into efficientnet-lite only");
+}
