@@ -13,10 +13,10 @@ use super::code_version::code_version;
 use super::finetune::{FineTuneJob, Start};
 use super::parallel::{for_each_parallel, threads_per_job};
 use super::pretrain::{load_corpus, targets};
-use crate::checksum::sha256_bytes;
+use crate::checksum::DigestCache;
 use crate::data::augment::FineTuneAug;
 use crate::data::batch::Transform;
-use crate::inputs::{Catalogue, Generator, Roots};
+use crate::inputs::{verify_input, Catalogue, Generator, Roots, Verdict};
 use crate::record::store::{read_verified, RecordError};
 use crate::record::{RunRecord, RunStatus};
 use crate::study::{zoo_checkpoint, PlannedRun, Study};
@@ -229,8 +229,7 @@ fn starts(
         })
     };
     for target in targets(study, catalogue).into_iter().filter(needed) {
-        let path = roots.repo.join(&target.zoo.path);
-        let Some(pinned) = target.zoo.pinned_digest(catalogue) else {
+        if target.zoo.pinned_digest(catalogue).is_none() {
             bail!(
                 "{}: checkpoint {} is not pinned in {}; run `oodcal pretrain {} --pin`",
                 target.zoo.input_name,
@@ -238,9 +237,9 @@ fn starts(
                 catalogue.file.display(),
                 study.file.display()
             );
-        };
+        }
         let remedy = format!("run `oodcal pretrain {}`", study.file.display());
-        check_pinned(&path, pinned, &remedy)?;
+        let path = verified_file(catalogue, roots, &target.zoo.input_name, &remedy)?;
         let (classes, images) = corpus_shape(&target.pretrain, catalogue)?;
         for model in study.models.iter().filter(|m| {
             zoo_checkpoint(m, &target.pretrain, study.benchmark.resolution, catalogue).input_name
@@ -267,14 +266,12 @@ fn starts(
             continue;
         }
         let name = weights.get_ref();
-        let input = catalogue
-            .get(name)
-            .with_context(|| format!("weights `{name}` are not in {}", catalogue.file.display()))?;
-        let Some(pinned) = input.digest() else {
-            bail!("{name}: not pinned in {}", catalogue.file.display());
-        };
-        let path = roots.base(input.location).join(&input.path);
-        check_pinned(&path, pinned, &format!("run `oodcal fetch {name}`"))?;
+        let path = verified_file(
+            catalogue,
+            roots,
+            name,
+            &format!("run `oodcal fetch {name}`"),
+        )?;
         out.insert(
             model.name.get_ref().clone(),
             Start::Weights {
@@ -286,19 +283,23 @@ fn starts(
     Ok(out)
 }
 
-/// Fails unless `path` exists and its SHA-256 is `pinned`; `remedy` says how
-/// to get the right file.
-fn check_pinned(path: &std::path::Path, pinned: &str, remedy: &str) -> Result<()> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("{}: cannot read ({remedy})", path.display()))?;
-    let found = sha256_bytes(&bytes);
-    if found != pinned {
-        bail!(
-            "{}: sha256 {found} does not match the pinned {pinned} ({remedy})",
-            path.display()
-        );
+/// The file of input `name` once it verifies against its pin (as `oodcal
+/// verify` checks it); otherwise an error with its verdict and `remedy`.
+fn verified_file(
+    catalogue: &Catalogue,
+    roots: &Roots,
+    name: &str,
+    remedy: &str,
+) -> Result<PathBuf> {
+    let input = catalogue
+        .get(name)
+        .with_context(|| format!("input `{name}` is not in {}", catalogue.file.display()))?;
+    let status = verify_input(input, roots, &DigestCache::disabled())
+        .with_context(|| format!("input `{name}`: cannot check it"))?;
+    match status.verdict {
+        Verdict::Ok => Ok(status.path),
+        _ => bail!("{status}\n    {remedy}"),
     }
-    Ok(())
 }
 
 /// Classes and images of a generated corpus, from its generator settings.
