@@ -9,6 +9,7 @@
 mod cache;
 mod file;
 mod listing;
+pub mod page_cache;
 mod tree;
 
 pub use cache::DigestCache;

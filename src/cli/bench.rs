@@ -4,12 +4,12 @@
 
 use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use super::{Context, Global};
-use crate::checksum::{hash_tree_files, list_files, DigestCache};
+use crate::checksum::{hash_tree_files, list_files, page_cache, DigestCache};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -28,7 +28,7 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 3)]
         repeats: usize,
     },
-    /// Checking a folder cold (empty digest cache) and warm (cache), e.g. PACS (peer: sha256sum).
+    /// Checking a folder disk-cold (pages evicted), cold (empty digest cache) and warm, e.g. PACS (peer: sha256sum).
     Verify {
         /// The folder to hash (default: <data-root>/PACS).
         folder: Option<PathBuf>,
@@ -101,51 +101,74 @@ fn default_folder(g: &Global, folder: Option<PathBuf>) -> Result<PathBuf> {
     Ok(folder.unwrap_or_else(|| ctx.roots.data.join("PACS")))
 }
 
-/// Cold and warm checks of a folder, in process (walk, stat, hash through
-/// the digest cache, canonical listing, cache save) and, when the folder is a
-/// manifest input, as whole `oodcal verify NAME` commands (process start,
-/// manifest, listing check included); `sha256sum` over the same files, in the
-/// same run, is the peer. Each figure is the median of `repeats` runs.
+/// Checks of a folder from three starting points: disk-cold (empty digest
+/// cache, the folder's pages evicted from the page cache, as on the first
+/// `verify` after the data arrives), cold (empty digest cache, files in the
+/// page cache) and warm (digest cache filled by the cold check). Timed in
+/// process (walk, stat, hash through the digest cache, canonical listing,
+/// cache save) and, when the folder is a manifest input, as whole `oodcal
+/// verify NAME` commands (process start, manifest, listing check included);
+/// `sha256sum` over the same files, in the same run, is the peer. Each
+/// figure is the median of `repeats` runs.
 fn bench_verify(g: &Global, folder: Option<PathBuf>, repeats: usize) -> Result<()> {
     let ctx = Context::open(g, false)?;
     let folder = folder.unwrap_or_else(|| ctx.roots.data.join("PACS"));
     let repeats = repeats.max(1);
-    let mut cold = Vec::new();
-    let mut warm = Vec::new();
+    let files = list_files(&folder)?;
+    let bytes: u64 = files
+        .iter()
+        .map(|rel| std::fs::metadata(folder.join(rel)).map(|m| m.len()))
+        .sum::<std::io::Result<u64>>()?;
+    let (mut disk, mut cold, mut warm, mut walk, mut resident) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut text = String::new();
     for _ in 0..repeats {
         let scratch = tempfile::tempdir()?;
-        let cache_file = scratch.path().join("digests");
-        let check = |label: &str| -> Result<(f64, String)> {
+        let check = |cache_file: &Path| -> Result<(f64, String)> {
             let t = Instant::now();
-            let cache = DigestCache::load(&cache_file);
-            let text = hash_tree_files(&folder, &cache, label)?.to_text()?;
+            let cache = DigestCache::load(cache_file);
+            let text = hash_tree_files(&folder, &cache, "check")?.to_text()?;
             cache.save()?;
             Ok((t.elapsed().as_secs_f64(), text))
         };
-        let (c, cold_text) = check("cold")?;
+        page_cache::evict(&folder, &files)?;
+        resident.push(page_cache::resident_fraction(&folder, &files)?);
+        let (d, disk_text) = check(&scratch.path().join("disk-cold"))?;
+        let cache_file = scratch.path().join("cold");
+        let (c, cold_text) = check(&cache_file)?;
         let written = std::fs::read(&cache_file)?;
-        let (w, warm_text) = check("warm")?;
-        anyhow::ensure!(cold_text == warm_text, "warm and cold listings differ");
+        let (w, warm_text) = check(&cache_file)?;
+        anyhow::ensure!(
+            disk_text == cold_text && cold_text == warm_text,
+            "disk-cold, cold and warm listings differ"
+        );
         anyhow::ensure!(
             std::fs::read(&cache_file)? == written,
             "an unchanged warm check rewrote the cache"
         );
+        let t = Instant::now();
+        list_files(&folder)?;
+        walk.push(t.elapsed().as_secs_f64());
+        disk.push(d);
         cold.push(c);
         warm.push(w);
         text = cold_text;
     }
-    let (cold, warm) = (median(&mut cold), median(&mut warm));
+    let (disk, cold, warm) = (median(&mut disk), median(&mut cold), median(&mut warm));
     println!(
-        "{} files, tree digest {}",
-        text.lines().count(),
+        "{} files, {:.1} MiB, tree digest {}",
+        files.len(),
+        bytes as f64 / (1024.0 * 1024.0),
         crate::checksum::sha256_bytes(text.as_bytes())
     );
     println!(
-        "in process:    cold {:.1} ms, warm {:.1} ms ({:.1}x)",
-        cold * 1e3,
-        warm * 1e3,
-        cold / warm
+        "disk-cold: pages evicted with posix_fadvise(DONTNEED) first, {:.1}% still resident (median)",
+        100.0 * median(&mut resident)
+    );
+    println!("in process:         {}", three_starts(disk, cold, warm));
+    println!(
+        "walk + stat alone:  {:.1} ms (the floor of a warm check: one stat per file)",
+        median(&mut walk) * 1e3
     );
     if let Some(input) = ctx
         .catalogue
@@ -153,25 +176,37 @@ fn bench_verify(g: &Global, folder: Option<PathBuf>, repeats: usize) -> Result<(
         .iter()
         .find(|i| i.listing.is_some() && ctx.roots.base(i.location).join(&i.path) == folder)
     {
-        let (cold, warm) = time_verify_command(g, &ctx, &input.name, repeats)?;
+        let [disk, cold, warm] =
+            time_verify_command(g, &ctx, &input.name, (&folder, &files), repeats)?;
         println!(
-            "oodcal verify {}: cold {:.1} ms, warm {:.1} ms ({:.1}x)",
+            "oodcal verify {}: {}",
             input.name,
-            cold * 1e3,
-            warm * 1e3,
-            cold / warm
+            three_starts(disk, cold, warm)
         );
     }
-    match time_sha256sum(&folder, &text, repeats)? {
-        Some(s) => println!(
-            "sha256sum (1 thread, same files, same output): {:.1} ms ({:.1}x cold, {:.0}x warm in process)",
-            s * 1e3,
-            s / cold,
-            s / warm
+    match time_sha256sum(&folder, &files, &text, repeats)? {
+        Some([s_disk, s_cached]) => println!(
+            "sha256sum (1 thread, same files, same output): disk-cold {:.1} ms, cached {:.1} ms \
+             (oodcal is {:.1}x / {:.1}x faster)",
+            s_disk * 1e3,
+            s_cached * 1e3,
+            s_disk / disk,
+            s_cached / cold
         ),
         None => println!("sha256sum: not available"),
     }
     Ok(())
+}
+
+fn three_starts(disk: f64, cold: f64, warm: f64) -> String {
+    format!(
+        "disk-cold {:.1} ms, cold {:.1} ms, warm {:.1} ms (warm is {:.1}x faster than disk-cold, {:.1}x than cold)",
+        disk * 1e3,
+        cold * 1e3,
+        warm * 1e3,
+        disk / warm,
+        cold / warm
+    )
 }
 
 fn median(xs: &mut [f64]) -> f64 {
@@ -179,18 +214,21 @@ fn median(xs: &mut [f64]) -> f64 {
     xs[xs.len() / 2]
 }
 
-/// Median wall times of `oodcal verify NAME` with an empty, then a warm, cache.
+/// Median wall times of `oodcal verify NAME` disk-cold, cold and warm (see
+/// `bench_verify`); the files of `folder` are evicted before each disk-cold run.
 fn time_verify_command(
     g: &Global,
     ctx: &Context,
     name: &str,
+    (folder, files): (&Path, &[String]),
     repeats: usize,
-) -> Result<(f64, f64)> {
+) -> Result<[f64; 3]> {
     let exe = std::env::current_exe()?;
-    let (mut cold, mut warm) = (Vec::new(), Vec::new());
+    let mut times: [Vec<f64>; 3] = Default::default();
     for _ in 0..repeats {
-        let scratch = tempfile::tempdir()?;
-        for times in [&mut cold, &mut warm] {
+        let (disk_cache, cache) = (tempfile::tempdir()?, tempfile::tempdir()?);
+        page_cache::evict(folder, files)?;
+        for (i, cache_dir) in [&disk_cache, &cache, &cache].into_iter().enumerate() {
             let t = Instant::now();
             let out = std::process::Command::new(&exe)
                 .arg("verify")
@@ -200,9 +238,9 @@ fn time_verify_command(
                 .arg("--data-root")
                 .arg(&ctx.roots.data)
                 .arg("--cache-dir")
-                .arg(scratch.path())
+                .arg(cache_dir.path())
                 .output()?;
-            times.push(t.elapsed().as_secs_f64());
+            times[i].push(t.elapsed().as_secs_f64());
             anyhow::ensure!(
                 out.status.success(),
                 "oodcal verify {name} failed:\n{}",
@@ -210,38 +248,46 @@ fn time_verify_command(
             );
         }
     }
-    Ok((median(&mut cold), median(&mut warm)))
+    Ok(times.map(|mut t| median(&mut t)))
 }
 
-/// Median wall time of `sha256sum` over the files of `expected` (run inside
-/// `folder`, sorted paths as arguments, so its output must equal `expected`).
-fn time_sha256sum(folder: &std::path::Path, expected: &str, repeats: usize) -> Result<Option<f64>> {
-    let files = list_files(folder)?;
-    let mut times = Vec::new();
+/// Median wall times of `sha256sum` over `files` (run inside `folder`, sorted
+/// paths as arguments, so its output must equal `expected`), disk-cold
+/// (pages evicted first) and cached.
+fn time_sha256sum(
+    folder: &Path,
+    files: &[String],
+    expected: &str,
+    repeats: usize,
+) -> Result<Option<[f64; 2]>> {
+    let mut times: [Vec<f64>; 2] = Default::default();
     for _ in 0..repeats {
-        let t = Instant::now();
-        let mut output = Vec::new();
-        for chunk in files.chunks(2000) {
-            let out = match std::process::Command::new("sha256sum")
-                .arg("--")
-                .args(chunk)
-                .current_dir(folder)
-                .output()
-            {
-                Ok(out) => out,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(e.into()),
-            };
-            anyhow::ensure!(out.status.success(), "sha256sum failed");
-            output.extend(out.stdout);
+        page_cache::evict(folder, files)?;
+        for run in &mut times {
+            let t = Instant::now();
+            let mut output = Vec::new();
+            for chunk in files.chunks(2000) {
+                let out = match std::process::Command::new("sha256sum")
+                    .arg("--")
+                    .args(chunk)
+                    .current_dir(folder)
+                    .output()
+                {
+                    Ok(out) => out,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                };
+                anyhow::ensure!(out.status.success(), "sha256sum failed");
+                output.extend(out.stdout);
+            }
+            run.push(t.elapsed().as_secs_f64());
+            anyhow::ensure!(
+                output == expected.as_bytes(),
+                "sha256sum's listing differs from oodcal's"
+            );
         }
-        times.push(t.elapsed().as_secs_f64());
-        anyhow::ensure!(
-            output == expected.as_bytes(),
-            "sha256sum's listing differs from oodcal's"
-        );
     }
-    Ok(Some(median(&mut times)))
+    Ok(Some(times.map(|mut t| median(&mut t))))
 }
 
 fn bench_pipeline(
