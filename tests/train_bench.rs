@@ -2,24 +2,25 @@
 //! the CPU backend (ignored by default). `OODCAL_BENCH_MODELS` picks models
 //! by name (`resnet-tiny,efficientnet-lite0`), `OODCAL_BENCH_SIZE` the input side.
 //!
-//! `cargo test --release --test train_bench -- --ignored --nocapture`
+//! `cargo test --test train_bench -- --ignored --nocapture`
 //! prints one JSON line per model; compare with `python benches/train_peer.py`.
+//! With `--features ndarray`, `cpu_backends_compared` sets burn's two CPU
+//! backends side by side (flex, the default, against ndarray).
 
 use oodcal::model::{LiteVariant, ModelSpec};
 use oodcal::train::{dispatch, BackendKind, BenchJob};
 
-#[test]
-#[ignore = "benchmark: minutes of CPU"]
-fn cpu_training_throughput() {
-    let steps = std::env::var("OODCAL_BENCH_STEPS")
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
+        .unwrap_or(default)
+}
+
+/// The zoo (and EfficientNet-Lite) at `OODCAL_BENCH_SIZE`, filtered by `OODCAL_BENCH_MODELS`.
+fn bench_job() -> BenchJob {
     let only = std::env::var("OODCAL_BENCH_MODELS").ok();
-    let size = std::env::var("OODCAL_BENCH_SIZE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(32);
+    let size = env_or("OODCAL_BENCH_SIZE", 32);
     let specs = ModelSpec::all()
         .into_iter()
         .chain(LiteVariant::ALL.map(ModelSpec::lite))
@@ -29,15 +30,89 @@ fn cpu_training_throughput() {
                 .is_none_or(|list| list.split(',').any(|m| m == spec.name()))
         })
         .collect();
-    let job = BenchJob {
+    BenchJob {
         specs,
         batch: 96,
         classes: 100,
         warmup: 2,
-        steps,
-    };
-    for result in dispatch(BackendKind::Cpu, job).unwrap() {
+        steps: env_or("OODCAL_BENCH_STEPS", 5),
+    }
+}
+
+#[test]
+#[ignore = "benchmark: minutes of CPU"]
+fn cpu_training_throughput() {
+    for result in dispatch(BackendKind::Cpu, bench_job()).unwrap() {
         println!("{}", serde_json::to_string(&result).unwrap());
         assert!(result.images_per_sec > 0.0);
+    }
+}
+
+/// burn-flex against burn-ndarray: same models, batch, steps and thread pool.
+/// Prints each backend's JSON line, then the flex/ndarray ratio.
+#[cfg(feature = "ndarray")]
+#[test]
+#[ignore = "benchmark: minutes of CPU"]
+fn cpu_backends_compared() {
+    use oodcal::train::{cpu_info, ndarray_info, BackendJob, CpuBackend, NdArrayBackend};
+    let job = bench_job();
+    let flex = job
+        .clone()
+        .run::<CpuBackend>(&Default::default(), &cpu_info());
+    let ndarray = job.run::<NdArrayBackend>(&Default::default(), &ndarray_info());
+    for (f, n) in flex.iter().zip(&ndarray) {
+        println!("{}", serde_json::to_string(f).unwrap());
+        println!("{}", serde_json::to_string(n).unwrap());
+        println!(
+            "{}: flex {:.1} img/s, ndarray {:.1} img/s, flex/ndarray {:.2}",
+            f.model,
+            f.images_per_sec,
+            n.images_per_sec,
+            f.images_per_sec / n.images_per_sec
+        );
+    }
+}
+
+/// A backend is only worth timing if it trains correctly: the same model,
+/// initialised from the same seed, takes the same first SGD steps on flex
+/// and on ndarray (up to float reordering).
+#[cfg(feature = "ndarray")]
+#[test]
+fn ndarray_and_flex_take_the_same_steps() {
+    use burn::tensor::backend::AutodiffBackend;
+    use oodcal::train::bench::synthetic_input;
+    use oodcal::train::optim::{Optim, OptimizerSpec};
+    use oodcal::train::step::train_step;
+    use oodcal::train::{CpuBackend, NdArrayBackend};
+
+    fn losses<B: AutodiffBackend>(spec: &ModelSpec) -> Vec<f32> {
+        let device = Default::default();
+        let mut model = spec.build::<B>(10, 0, &device).unwrap();
+        let mut optim = Optim::new(&OptimizerSpec::sgd(0.05, 1e-4));
+        let input = synthetic_input(16, spec.image_size, 10);
+        (0..4)
+            .map(|_| {
+                let (next, loss) =
+                    train_step(model.clone(), &mut optim, input.clone(), 0.05, &device)
+                        .expect("finite loss");
+                model = next;
+                loss
+            })
+            .collect()
+    }
+
+    for spec in ModelSpec::all()
+        .into_iter()
+        .filter(|s| s.name().ends_with("-tiny"))
+    {
+        let spec = spec.with_image_size(16);
+        let (flex, ndarray) = (losses::<CpuBackend>(&spec), losses::<NdArrayBackend>(&spec));
+        assert!(flex[3] < flex[0], "{spec}: flex did not learn: {flex:?}");
+        for (f, n) in flex.iter().zip(&ndarray) {
+            assert!(
+                (f - n).abs() < 1e-3 * f.abs().max(1.0),
+                "{spec}: flex {flex:?}, ndarray {ndarray:?}"
+            );
+        }
     }
 }

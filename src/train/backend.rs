@@ -21,6 +21,11 @@ pub type WgpuBackend = Autodiff<Wgpu>;
 /// NVIDIA GPUs through CUDA, loaded at run time (cargo feature `cuda`).
 #[cfg(feature = "cuda")]
 pub type CudaBackend = Autodiff<burn::backend::Cuda>;
+/// burn's other CPU backend, built only to benchmark it against flex (cargo
+/// feature `ndarray`; `tests/train_bench.rs`): flex trains faster here, so
+/// `--backend cpu` is flex.
+#[cfg(feature = "ndarray")]
+pub type NdArrayBackend = Autodiff<burn::backend::NdArray>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -136,6 +141,18 @@ pub fn cpu_info() -> DeviceInfo {
         backend: BackendKind::Cpu,
         device_name: model,
         driver: format!("burn-flex 0.21.0, {} threads", rayon::current_num_threads()),
+    }
+}
+
+/// [`cpu_info`] for the ndarray backend.
+#[cfg(feature = "ndarray")]
+pub fn ndarray_info() -> DeviceInfo {
+    DeviceInfo {
+        driver: format!(
+            "burn-ndarray 0.21.0, {} threads",
+            rayon::current_num_threads()
+        ),
+        ..cpu_info()
     }
 }
 

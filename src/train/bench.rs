@@ -50,7 +50,7 @@ impl BackendJob for BenchJob {
 }
 
 /// A fixed random batch: throughput does not depend on the pixel values.
-fn synthetic_input(batch: usize, size: usize, classes: usize) -> StepInput {
+pub fn synthetic_input(batch: usize, size: usize, classes: usize) -> StepInput {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let images = (0..batch * 3 * size * size)
         .map(|_| rng.random::<f32>() - 0.5)

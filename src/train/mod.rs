@@ -19,6 +19,8 @@ pub use backend::{
     cpu_info, describe, dispatch, resolve, BackendError, BackendJob, BackendKind, CpuBackend,
     DeviceInfo, WgpuBackend,
 };
+#[cfg(feature = "ndarray")]
+pub use backend::{ndarray_info, NdArrayBackend};
 pub use batch::{Batch, BatchSource, StepInput, TrainRng};
 pub use bench::{BenchJob, Throughput};
 pub use checkpoint::{load_weights, save_weights, CheckpointError};
