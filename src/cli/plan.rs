@@ -154,7 +154,7 @@ fn print_table(study: &Study, runs: &[PlannedRun], inputs: &[InputLine], e: &Est
             r.short_id(),
             s.model.name.get_ref(),
             pre,
-            format!("{:?}", s.optimizer).to_lowercase(),
+            s.optimizer.name(),
             s.learning_rate,
             s.weight_decay,
             s.seed

@@ -89,7 +89,7 @@ fn planned_drifts(g: &Global, study: &Path, reference: &Reference) -> Result<Vec
         let mine = ReferenceRun {
             run_id: run.id.clone(),
             model: s.model.name.get_ref().clone(),
-            optimizer: format!("{:?}", s.optimizer).to_lowercase(),
+            optimizer: s.optimizer.name().to_string(),
             learning_rate: s.learning_rate,
             weight_decay: s.weight_decay,
             seed: s.seed,

@@ -247,7 +247,7 @@ impl FineTuneJob<'_> {
                 pretraining,
                 pretrain_images,
                 recipe,
-                optimizer: format!("{:?}", s.optimizer).to_lowercase(),
+                optimizer: s.optimizer.name().to_string(),
                 learning_rate: s.learning_rate,
                 weight_decay: s.weight_decay,
                 seed: s.seed,

@@ -40,6 +40,16 @@ pub enum Optimizer {
     Adam,
 }
 
+impl Optimizer {
+    /// The manifest's spelling, which records and reference results use too.
+    pub fn name(self) -> &'static str {
+        match self {
+            Optimizer::Sgd => "sgd",
+            Optimizer::Adam => "adam",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HeadMode {
