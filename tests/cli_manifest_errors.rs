@@ -36,6 +36,18 @@ fn line_of(text: &str, needle: &str) -> usize {
         + 1
 }
 
+/// `quick.toml` with one more `[[model]]` made of `key = "value"` lines,
+/// and the line number of each of those lines.
+fn with_model(fields: &[(&str, &str)]) -> (String, Vec<usize>) {
+    let mut text = format!("{}\n[[model]]\n", quick());
+    let mut lines = Vec::new();
+    for (key, value) in fields {
+        text.push_str(&format!("{key} = \"{value}\"\n"));
+        lines.push(text.lines().count());
+    }
+    (text, lines)
+}
+
 fn assert_located(out: &common::Run, line: usize, col: usize, words: &str) {
     assert_ne!(out.code, 0, "should fail: {}", out.stdout);
     let msg = out.stderr.trim();
@@ -79,13 +91,9 @@ fn dataset_not_in_data_manifest() {
 #[test]
 fn duplicate_model() {
     let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "{}\n[[model]]\nname = \"vit-tiny\"\nfamily = \"vit\"\nsize = \"tiny\"\n",
-        quick()
-    );
+    let (text, lines) = with_model(&[("name", "vit-tiny"), ("family", "vit"), ("size", "tiny")]);
     let out = plan_text(dir.path(), &text);
-    let line = text.lines().count() - 2;
-    assert_located(&out, line, 8, "model `vit-tiny` is declared twice");
+    assert_located(&out, lines[0], 8, "model `vit-tiny` is declared twice");
 }
 
 #[test]
@@ -138,23 +146,20 @@ fn malformed_data_manifest_is_located_too() {
 #[test]
 fn size_the_family_lacks() {
     let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "{}\n[[model]]\nname = \"odd\"\nfamily = \"resnet\"\nsize = \"lite0\"\n",
-        quick()
-    );
+    let (text, lines) = with_model(&[("name", "odd"), ("family", "resnet"), ("size", "lite0")]);
     let out = plan_text(dir.path(), &text);
-    let line = text.lines().count() - 2;
-    assert_located(&out, line, 8, "unknown model `resnet-lite0`");
+    assert_located(&out, lines[0], 8, "unknown model `resnet-lite0`");
 }
 
 #[test]
 fn downloaded_weights_on_a_quick_zoo_model() {
     let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "{}\n[[model]]\nname = \"odd\"\nfamily = \"resnet\"\nsize = \"tiny\"\nweights = \"efficientnet-lite0\"\n",
-        quick()
-    );
+    let (text, lines) = with_model(&[
+        ("name", "odd"),
+        ("family", "resnet"),
+        ("size", "tiny"),
+        ("weights", "efficientnet-lite0"),
+    ]);
     let out = plan_text(dir.path(), &text);
-    let line = text.lines().count();
-    assert_located(&out, line, 11, "load into efficientnet-lite only");
+    assert_located(&out, lines[3], 11, "load into efficientnet-lite only");
 }
