@@ -16,3 +16,9 @@ pub use cache::DigestCache;
 pub use file::{sha256_bytes, sha256_file};
 pub use listing::{Listing, ListingError, TREE_DIGEST_VERSION};
 pub use tree::{hash_tree, hash_tree_files, list_files, TreeDiff, TreeHashes};
+
+/// An I/O error that names the file it happened on: the bare `io::Error` of a
+/// failed read or `stat` says what went wrong but not where.
+fn at(path: &std::path::Path, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}

@@ -13,6 +13,8 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
+use super::at;
+
 /// Asks the kernel to drop the cached pages of `files` (paths under `root`).
 pub fn evict(root: &Path, files: &[String]) -> io::Result<()> {
     for rel in files {
@@ -78,10 +80,6 @@ fn resident_pages(path: &Path) -> io::Result<(usize, usize)> {
         }
     }
     Ok((vec.iter().filter(|&&b| b & 1 == 1).count(), pages))
-}
-
-fn at(path: &Path, e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
+use super::at;
 use super::cache::{hex_str, now_ns, to_hex, DigestCache, Entry, Hex, Section, Stamp};
 use super::file::sha256_file_raw;
 use super::listing::{Listing, ListingError};
@@ -32,13 +33,12 @@ fn walk(root: &Path) -> io::Result<Vec<Found>> {
 }
 
 fn walk_dir(dir: &Path, prefix: &str) -> io::Result<Vec<Found>> {
-    let at = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", dir.display()));
     let mut entries = fs::read_dir(dir)
         .and_then(|d| {
             d.map(|e| e.map(|e| (e.file_name(), e)))
                 .collect::<io::Result<Vec<_>>>()
         })
-        .map_err(at)?;
+        .map_err(|e| at(dir, e))?;
     entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     // Splitting finer than a few dozen stats costs more than it saves.
     entries
@@ -61,7 +61,6 @@ fn visit(
     prefix: &str,
     found: &mut Vec<Found>,
 ) -> io::Result<()> {
-    let at = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", entry.path().display()));
     let name = name.to_str().ok_or_else(|| {
         io::Error::other(format!("{}: path is not UTF-8", entry.path().display()))
     })?;
@@ -70,11 +69,12 @@ fn visit(
     } else {
         format!("{prefix}/{name}")
     };
-    let kind = entry.file_type().map_err(at)?;
+    let named = |e| at(&entry.path(), e);
+    let kind = entry.file_type().map_err(named)?;
     if kind.is_dir() {
         found.append(&mut walk_dir(&entry.path(), &rel)?);
     } else if kind.is_file() {
-        let stamp = Stamp::of(&entry.metadata().map_err(at)?);
+        let stamp = Stamp::of(&entry.metadata().map_err(named)?);
         found.push(Found { rel, stamp });
     } else if kind.is_symlink() {
         // Dangling links and links to folders are not files of the tree.
@@ -179,11 +179,11 @@ pub fn hash_tree_files(root: &Path, cache: &DigestCache, label: &str) -> io::Res
         .par_iter()
         .map(|&(i, stamp)| {
             let path = root.join(&files[i].0);
-            let at = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+            let named = |e| at(&path, e);
             let hashed_at_ns = now_ns();
-            let digest = to_hex(&sha256_file_raw(&path).map_err(at)?);
+            let digest = to_hex(&sha256_file_raw(&path).map_err(named)?);
             // Re-stat: if the file changed since it was stamped, do not cache.
-            let unchanged = Stamp::of(&fs::metadata(&path).map_err(at)?) == stamp;
+            let unchanged = Stamp::of(&fs::metadata(&path).map_err(named)?) == stamp;
             bar.inc(1);
             Ok((
                 digest,
