@@ -136,3 +136,34 @@ fn table_output_names_runs_inputs_and_compute() {
             .any(|l| l.trim_start().starts_with("efficientnet-lite1") && l.contains("missing")));
     }
 }
+
+/// Every study manifest shipped under `experiments/`, one level of folders deep.
+fn shipped_studies() -> Vec<std::path::PathBuf> {
+    let top = repo().join("experiments");
+    let mut found = Vec::new();
+    for dir in [top.clone(), top.join("paper")] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn every_shipped_study_plans_with_unique_ids() {
+    let scratch = tempfile::tempdir().unwrap();
+    let manifest = repo().join("data-manifest.toml");
+    let studies = shipped_studies();
+    assert!(studies.len() >= 4, "{studies:?}");
+    for study in studies {
+        let plan = plan_json(scratch.path(), &study, &manifest);
+        let ids = ids(&plan);
+        let unique: std::collections::BTreeSet<_> = ids.iter().collect();
+        assert!(!ids.is_empty(), "{}: no runs", study.display());
+        assert_eq!(unique.len(), ids.len(), "{}", study.display());
+    }
+}
