@@ -135,10 +135,27 @@ fn tiny_study_runs_skips_and_redoes_only_what_is_missing() {
     assert!(manifest.contains("zoo-resnet-tiny-corpus-2k-baseline"));
     // Pinned and present: a second pretrain does nothing; --check re-creates it bit for bit.
     assert!(tiny.oodcal(&["pretrain"]).stdout.contains("up to date"));
-    assert!(tiny
-        .oodcal(&["pretrain", "--check"])
-        .stdout
-        .contains("bit for bit"));
+    let check = tiny.oodcal(&["pretrain", "--check"]).stdout;
+    let (_, rest) = check
+        .split_once("re-created bit for bit (")
+        .unwrap_or_else(|| panic!("{check}"));
+    let sha = &rest[..64];
+    // A re-creation whose bits differ (as on another CPU; here the pin is
+    // edited) fails, and is set beside the pinned checkpoint's own figures.
+    let manifest_file = tiny.path().join("data-manifest.toml");
+    let pinned_text = std::fs::read_to_string(&manifest_file).unwrap();
+    assert!(pinned_text.contains(sha));
+    std::fs::write(&manifest_file, pinned_text.replace(sha, &"0".repeat(64))).unwrap();
+    let differs = run(&mut tiny.cmd(&["pretrain", "--check"]));
+    assert_eq!(differs.code, 1, "{}", differs.stderr);
+    assert!(
+        differs.stdout.contains(&format!(
+            "DIFFERS from the pinned checkpoint (re-created {sha})"
+        )) && differs.stdout.contains("; pinned: final loss "),
+        "{}",
+        differs.stdout
+    );
+    std::fs::write(&manifest_file, &pinned_text).unwrap();
 
     let first = tiny.oodcal(&["run"]);
     assert!(first.stdout.contains("2 completed"), "{}", first.stdout);

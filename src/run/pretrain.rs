@@ -91,6 +91,8 @@ pub enum PretrainOutcome {
         identical: bool,
         sha256: String,
         stats: PretrainStats,
+        /// The pinned checkpoint's own figures (its `.json` sidecar), if present.
+        pinned: Option<PretrainStats>,
     },
 }
 
@@ -171,6 +173,7 @@ fn pretrain_one(
             identical,
             sha256,
             stats,
+            pinned: read_stats(&stats_path(&path)),
         });
     }
     if file_digest(&path).is_some_and(|d| Some(d.as_str()) == pinned) {
@@ -201,6 +204,7 @@ fn describe(outcome: &PretrainOutcome) -> String {
             identical: true,
             sha256,
             stats,
+            ..
         } => {
             format!("re-created bit for bit ({sha256}), {}", learnt(stats))
         }
@@ -208,13 +212,27 @@ fn describe(outcome: &PretrainOutcome) -> String {
             identical: false,
             sha256,
             stats,
+            pinned,
         } => {
+            let pinned = pinned.as_ref().map_or_else(
+                || "no figures recorded beside the pinned file".to_string(),
+                |p| format!("pinned: {}", learnt(p)),
+            );
             format!(
-                "DIFFERS from the pinned checkpoint (re-created {sha256}), {}",
+                "DIFFERS from the pinned checkpoint (re-created {sha256}), {}; {pinned}. \
+                 The bits depend on the CPU (burn-flex's kernels pick their SIMD \
+                 instructions and blocking at run time), so on another CPU compare \
+                 the figures, not the bits",
                 learnt(stats)
             )
         }
     }
+}
+
+/// The figures written beside a checkpoint, if they are there and readable.
+fn read_stats(sidecar: &Path) -> Option<PretrainStats> {
+    let text = std::fs::read_to_string(sidecar).ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 fn learnt(stats: &PretrainStats) -> String {
