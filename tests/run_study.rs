@@ -347,6 +347,7 @@ fn records_verify_against_reference_results() {
     );
     let same = verify(&["--records", rec, "--reference", refer]);
     assert_eq!(same.code, 0, "{}{}", same.stdout, same.stderr);
+    assert!(!same.stderr.contains("note:"), "{}", same.stderr);
 
     // A metric off by 5 points is named with its size.
     let text = std::fs::read_to_string(&reference).unwrap();
@@ -364,6 +365,26 @@ fn records_verify_against_reference_results() {
         out.stdout
     );
     assert!(out.stdout.contains("differs by 5.0000"), "{}", out.stdout);
+
+    // A reference made on another CPU: the records are held to the
+    // cross-device tolerance (2 points pass), and `verify` says so.
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json["device"]["device_name"] = serde_json::json!("another cpu (avx2 fma)");
+    let acc = &mut json["runs"][0]["metrics"]["ood_accuracy"];
+    *acc = serde_json::json!(acc.as_f64().unwrap() + 2.0);
+    let elsewhere = tiny.path().join("elsewhere.json");
+    std::fs::write(&elsewhere, serde_json::to_string(&json).unwrap()).unwrap();
+    let out = verify(&["--records", rec, "--reference", elsewhere.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("note: 2 record(s) ran on cpu on ")
+            && out
+                .stderr
+                .contains("the reference on cpu on another cpu (avx2 fma)")
+            && out.stderr.contains("within 3 points"),
+        "{}",
+        out.stderr
+    );
 
     // A copy of the manifest with another step count: both runs are named.
     let edited = tiny.path().join("experiments/edited.toml");

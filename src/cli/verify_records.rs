@@ -8,7 +8,9 @@ use super::verify::VerifyArgs;
 use super::{Context, Global};
 use crate::record::reference::{self, Drift, Reference, ReferenceRun};
 use crate::record::store::{read_verified, record_dirs};
+use crate::record::RunRecord;
 use crate::study::{expand, Study};
+use crate::train::DeviceInfo;
 
 pub fn run(g: &Global, a: &VerifyArgs) -> Result<ExitCode> {
     if let (Some(out), Some(dir)) = (&a.write_reference, &a.records) {
@@ -16,8 +18,10 @@ pub fn run(g: &Global, a: &VerifyArgs) -> Result<ExitCode> {
     }
     let drifts = match (&a.reference, &a.records, &a.study) {
         (Some(file), Some(dir), _) => {
+            let reference = reference::read(file)?;
             let records = reference::load_records(dir)?;
-            reference::compare(&reference::read(file)?, &records)
+            note_other_devices(&reference, &records);
+            reference::compare(&reference, &records)
         }
         (Some(file), None, Some(study)) => planned_drifts(g, study, &reference::read(file)?)?,
         (None, Some(dir), _) => return check_records(dir),
@@ -35,6 +39,29 @@ pub fn run(g: &Global, a: &VerifyArgs) -> Result<ExitCode> {
             eprintln!("{n} difference(s) from the reference");
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+/// Says which records ran elsewhere than the reference: they are held to the
+/// cross-device tolerance, not to exact equality, and may drift beyond it.
+fn note_other_devices(reference: &Reference, records: &[RunRecord]) {
+    let mut others: Vec<&DeviceInfo> = Vec::new();
+    for r in records {
+        if r.device != reference.device && !others.contains(&&r.device) {
+            others.push(&r.device);
+        }
+    }
+    let show = |d: &DeviceInfo| format!("{} on {} ({})", d.backend, d.device_name, d.driver);
+    for device in others {
+        let n = records.iter().filter(|r| r.device == *device).count();
+        eprintln!(
+            "note: {n} record(s) ran on {}, the reference on {}: their metrics are compared \
+             within {} points, not exactly; SGD amplifies another summation order, so single \
+             runs can drift further, and the claims of the two reports are what carries across machines",
+            show(device),
+            show(&reference.device),
+            reference::CROSS_DEVICE_POINTS
+        );
     }
 }
 

@@ -128,7 +128,8 @@ pub fn describe(kind: BackendKind) -> Result<DeviceInfo, BackendError> {
     }
 }
 
-/// CPU model from /proc/cpuinfo and the size of the thread pool flex computes on.
+/// CPU model from /proc/cpuinfo with the SIMD instructions the kernels may
+/// use, and the size of the thread pool flex computes on.
 pub fn cpu_info() -> DeviceInfo {
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -139,8 +140,34 @@ pub fn cpu_info() -> DeviceInfo {
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
     DeviceInfo {
         backend: BackendKind::Cpu,
-        device_name: model,
+        device_name: format!("{model} ({})", simd_features()),
         driver: format!("burn-flex 0.21.0, {} threads", rayon::current_num_threads()),
+    }
+}
+
+/// The vector instruction sets burn-flex's kernels (gemm, macerator) choose
+/// between at run time. Two CPUs that differ here compute different bits
+/// (another summation order), and a virtual machine's model name alone may
+/// not tell them apart ("AMD EPYC" with and without AVX-512 was seen here).
+fn simd_features() -> String {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let detected = [
+            ("avx2", std::arch::is_x86_feature_detected!("avx2")),
+            ("fma", std::arch::is_x86_feature_detected!("fma")),
+            ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
+            ("avx512bw", std::arch::is_x86_feature_detected!("avx512bw")),
+            ("avx512vl", std::arch::is_x86_feature_detected!("avx512vl")),
+        ];
+        let names: Vec<&str> = detected.iter().filter(|f| f.1).map(|f| f.0).collect();
+        match names.is_empty() {
+            true => "x86-64, no AVX2".to_string(),
+            false => names.join(" "),
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        std::env::consts::ARCH.to_string()
     }
 }
 
