@@ -377,10 +377,10 @@ fn records_verify_against_reference_results() {
     let out = verify(&["--records", rec, "--reference", elsewhere.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(
-        out.stderr.contains("note: 2 record(s) ran on cpu on ")
+        out.stderr.contains("note: 2 record(s) ran on ")
             && out
                 .stderr
-                .contains("the reference on cpu on another cpu (avx2 fma)")
+                .contains("the reference on another cpu (avx2 fma) [cpu: burn-flex")
             && out.stderr.contains("within 3 points"),
         "{}",
         out.stderr

@@ -51,7 +51,7 @@ fn note_other_devices(reference: &Reference, records: &[RunRecord]) {
             others.push(&r.device);
         }
     }
-    let show = |d: &DeviceInfo| format!("{} on {} ({})", d.backend, d.device_name, d.driver);
+    let show = |d: &DeviceInfo| format!("{} [{}: {}]", d.device_name, d.backend, d.driver);
     for device in others {
         let n = records.iter().filter(|r| r.device == *device).count();
         eprintln!(
