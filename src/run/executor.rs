@@ -19,7 +19,7 @@ use crate::data::batch::Transform;
 use crate::inputs::{verify_input, Catalogue, Generator, Roots, Verdict};
 use crate::record::store::{read_verified, RecordError};
 use crate::record::{RunRecord, RunStatus};
-use crate::study::{zoo_checkpoint, PlannedRun, Study};
+use crate::study::{PlannedRun, Study};
 use crate::train::{dispatch, BackendKind};
 
 #[derive(Clone, Debug, Default)]
@@ -220,14 +220,8 @@ fn starts(
     pending: &[&PlannedRun],
 ) -> Result<BTreeMap<String, Start>> {
     let mut out = BTreeMap::new();
-    let needed = |t: &super::pretrain::PretrainTarget| {
-        pending.iter().any(|r| {
-            let m = &r.spec.model;
-            m.family == t.model.family
-                && m.size == t.model.size
-                && m.pretrain.as_ref().map(|p| p.get_ref()) == Some(t.pretrain.name.get_ref())
-        })
-    };
+    let needed =
+        |t: &super::pretrain::PretrainTarget| pending.iter().any(|r| t.is_start_of(&r.spec.model));
     for target in targets(study, catalogue).into_iter().filter(needed) {
         if target.zoo.pinned_digest(catalogue).is_none() {
             bail!(
@@ -241,11 +235,7 @@ fn starts(
         let remedy = format!("run `oodcal pretrain {}`", study.file.display());
         let path = verified_file(catalogue, roots, &target.zoo.input_name, &remedy)?;
         let (classes, images) = corpus_shape(&target.pretrain, catalogue)?;
-        for model in study.models.iter().filter(|m| {
-            zoo_checkpoint(m, &target.pretrain, study.benchmark.resolution, catalogue).input_name
-                == target.zoo.input_name
-                && m.pretrain.as_ref().map(|p| p.get_ref()) == Some(target.pretrain.name.get_ref())
-        }) {
+        for model in study.models.iter().filter(|m| target.is_start_of(m)) {
             out.insert(
                 model.name.get_ref().clone(),
                 Start::Pretrained {

@@ -77,6 +77,17 @@ pub struct PretrainTarget {
     pub zoo: ZooCheckpoint,
 }
 
+impl PretrainTarget {
+    /// Whether `model` fine-tunes from this checkpoint: the same architecture
+    /// pre-trained by the same `[[pretrain]]` entry. Within one study nothing
+    /// else enters the checkpoint's key (the resolution is the study's).
+    pub fn is_start_of(&self, model: &ModelEntry) -> bool {
+        model.family == self.model.family
+            && model.size == self.model.size
+            && model.pretrain.as_ref().map(|p| p.get_ref()) == Some(self.pretrain.name.get_ref())
+    }
+}
+
 /// What happened to one checkpoint.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PretrainOutcome {
