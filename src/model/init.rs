@@ -11,6 +11,7 @@ use burn::prelude::*;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::module_path::ModulePath;
 use super::ModelError;
 
 /// How one parameter tensor is initialised.
@@ -64,7 +65,7 @@ pub fn init_module_at<B: Backend, M: Module<B>>(
     let mut mapper = HostInit {
         rng: ChaCha8Rng::seed_from_u64(seed ^ param_id_for(prefix).val()),
         prefix: prefix.to_string(),
-        path: Vec::new(),
+        path: ModulePath::default(),
         unknown: Vec::new(),
     };
     let module = module.map(&mut mapper);
@@ -88,18 +89,16 @@ struct HostInit {
     rng: ChaCha8Rng,
     /// Path of `module` inside the model it belongs to ("" for a whole model).
     prefix: String,
-    /// (field name, container type) of every module entered, outermost first.
-    path: Vec<(String, String)>,
+    path: ModulePath,
     unknown: Vec<String>,
 }
 
 impl HostInit {
     fn path_string(&self) -> String {
-        let names = self.path.iter().map(|(name, _)| name.as_str());
         let prefix = (!self.prefix.is_empty()).then_some(self.prefix.as_str());
         prefix
             .into_iter()
-            .chain(names)
+            .chain(self.path.names())
             .collect::<Vec<_>>()
             .join(".")
     }
@@ -139,21 +138,20 @@ impl HostInit {
 
 impl<B: Backend> ModuleMapper<B> for HostInit {
     fn enter_module(&mut self, name: &str, container_type: &str) {
-        self.path
-            .push((name.to_string(), container_type.to_string()));
+        self.path.enter(name, container_type);
     }
 
     fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
+        self.path.exit();
     }
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
         let (id, tensor, mapper) = param.consume();
         let path = self.path_string();
-        let rule = match self.path.last() {
-            Some((field, owner)) => rule_for(owner, field),
-            None => None,
-        };
+        let rule = self
+            .path
+            .field_and_owner()
+            .and_then(|(field, owner)| rule_for(owner, field));
         let Some(rule) = rule else {
             self.unknown.push(path);
             return Param::from_mapped_value(id, tensor, mapper);

@@ -7,6 +7,7 @@ pub mod batch_norm;
 pub mod efficientnet_lite;
 pub mod head;
 pub mod init;
+pub mod module_path;
 pub mod resnet;
 pub mod vit;
 pub mod zoo;

@@ -14,6 +14,7 @@ use burn::prelude::*;
 
 use super::torch_legacy::StateDict;
 use crate::model::init::param_id_for;
+use crate::model::module_path::ModulePath;
 
 /// How a model's parameter paths relate to the keys of a PyTorch state dict.
 #[derive(Clone, Copy)]
@@ -113,7 +114,7 @@ pub fn load_state_dict<B: Backend, M: Module<B>>(
     let mut loader = Loader {
         dict,
         convention,
-        path: Vec::new(),
+        path: ModulePath::default(),
         used: HashSet::new(),
         mismatches: Vec::new(),
     };
@@ -139,22 +140,20 @@ pub fn load_state_dict<B: Backend, M: Module<B>>(
 struct Loader<'a> {
     dict: &'a StateDict,
     convention: KeyConvention,
-    /// (field name, container type) of every module entered, outermost first.
-    path: Vec<(String, String)>,
+    path: ModulePath,
     used: HashSet<String>,
     mismatches: Vec<Mismatch>,
 }
 
 impl Loader<'_> {
     fn burn_path(&self) -> String {
-        let names: Vec<&str> = self.path.iter().map(|(name, _)| name.as_str()).collect();
-        names.join(".")
+        self.path.names().join(".")
     }
 
     /// The burn path with PyTorch's field names (BatchNorm's gamma/beta are weight/bias).
     fn torch_path(&self) -> String {
-        let mut names: Vec<&str> = self.path.iter().map(|(name, _)| name.as_str()).collect();
-        if let (Some(last), Some((_, owner))) = (names.last_mut(), self.path.last()) {
+        let mut names = self.path.names();
+        if let (Some(last), Some((_, owner))) = (names.last_mut(), self.path.field_and_owner()) {
             if owner == "Struct:BatchNorm" {
                 match *last {
                     "gamma" => *last = "weight",
@@ -168,18 +167,17 @@ impl Loader<'_> {
 
     /// burn's `Linear` keeps its weight as `[in, out]`, PyTorch as `[out, in]`.
     fn is_linear_weight(&self) -> bool {
-        matches!(self.path.last(), Some((field, owner)) if owner == "Struct:Linear" && field == "weight")
+        self.path.field_and_owner() == Some(("weight", "Struct:Linear"))
     }
 }
 
 impl<B: Backend> ModuleMapper<B> for Loader<'_> {
     fn enter_module(&mut self, name: &str, container_type: &str) {
-        self.path
-            .push((name.to_string(), container_type.to_string()));
+        self.path.enter(name, container_type);
     }
 
     fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
+        self.path.exit();
     }
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
