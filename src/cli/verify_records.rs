@@ -47,7 +47,7 @@ pub fn run(g: &Global, a: &VerifyArgs) -> Result<ExitCode> {
 fn note_other_devices(reference: &Reference, records: &[RunRecord]) {
     let mut others: Vec<&DeviceInfo> = Vec::new();
     for r in records {
-        if r.device != reference.device && !others.contains(&&r.device) {
+        if !reference::same_device(&reference.device, &r.device) && !others.contains(&&r.device) {
             others.push(&r.device);
         }
     }

@@ -186,7 +186,9 @@ pub fn compare(reference: &Reference, records: &[RunRecord]) -> Vec<Drift> {
     drifts
 }
 
-fn same_device(a: &DeviceInfo, b: &DeviceInfo) -> bool {
+/// Whether records from device `b` are held to exact equality with a
+/// reference made on device `a` (else to [`CROSS_DEVICE_POINTS`]).
+pub fn same_device(a: &DeviceInfo, b: &DeviceInfo) -> bool {
     a == b
 }
 
