@@ -298,7 +298,7 @@ pub(crate) fn check_shape(values: usize, n_classes: usize, labels: usize) -> Res
     if n_classes == 0 {
         return Err(MetricsError::NoClasses);
     }
-    if values % n_classes != 0 {
+    if !values.is_multiple_of(n_classes) {
         return Err(MetricsError::RaggedValues { values, n_classes });
     }
     let rows = values / n_classes;

@@ -197,7 +197,7 @@ impl ModelSpec {
     pub fn validate(&self) -> Result<(), ModelError> {
         self.backbone()?;
         let s = self.image_size;
-        if s < MIN_IMAGE_SIZE || (self.family == Family::Vit && s % VIT_GRID != 0) {
+        if s < MIN_IMAGE_SIZE || (self.family == Family::Vit && !s.is_multiple_of(VIT_GRID)) {
             return Err(ModelError::ImageSize {
                 spec: self.name(),
                 size: s,

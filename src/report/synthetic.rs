@@ -40,7 +40,7 @@ pub fn synthetic_record(
     lr: f64,
     wd: f64,
 ) -> RunRecord {
-    let family = if m % 2 == 0 { "resnet" } else { "vit" };
+    let family = if m.is_multiple_of(2) { "resnet" } else { "vit" };
     let scratch = m % 10 == 9;
     let params = 10f64.powf(4.0 + 3.0 * m as f64 / models.max(1) as f64) as usize;
     let images = CORPORA[m % CORPORA.len()];
