@@ -163,3 +163,106 @@ fn downloaded_weights_on_a_quick_zoo_model() {
     let out = plan_text(dir.path(), &text);
     assert_located(&out, lines[3], 11, "load into efficientnet-lite only");
 }
+
+/// `text` with the `n`-th (0-based) line starting with `key = ` replaced by
+/// `line`, and that line's number.
+fn with_nth_line(text: &str, key: &str, n: usize, line: &str) -> (String, usize) {
+    let prefix = format!("{key} = ");
+    let (index, _) = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with(&prefix))
+        .nth(n)
+        .unwrap_or_else(|| panic!("no {n}-th `{prefix}` line"));
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[index] = line;
+    (lines.join("\n") + "\n", index + 1)
+}
+
+/// Column (1-based) of the value of `line` (what follows `key = `).
+fn value_column(line: &str) -> usize {
+    line.find(" = ").expect("a key = value line") + 4
+}
+
+/// The study name becomes `reports/<name>/`: it is checked as a path.
+#[test]
+fn study_name_that_is_not_one_folder_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["/tmp/x", "../../x", "", "a/b", "."] {
+        let line = format!("name = \"{name}\"");
+        let (text, at) = with_nth_line(&quick(), "name", 0, &line);
+        let out = plan_text(dir.path(), &text);
+        assert_located(&out, at, value_column(&line), "");
+        assert!(
+            out.stderr.contains("must be relative") || out.stderr.contains("one folder name"),
+            "{name}: {}",
+            out.stderr
+        );
+    }
+}
+
+/// Every numeric field has its range, checked at `plan` and located at the
+/// field, in the protocol, the benchmark and each `[[pretrain]]` entry.
+#[test]
+fn numeric_fields_out_of_range_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "resolution",
+            0,
+            "resolution = 0",
+            "benchmark.resolution is 0",
+        ),
+        (
+            "resolution",
+            0,
+            "resolution = 20",
+            "benchmark.resolution: model",
+        ),
+        ("momentum", 0, "momentum = -3.0", "protocol.momentum is -3"),
+        ("momentum", 0, "momentum = 1.0", "protocol.momentum is 1"),
+        ("steps", 0, "steps = 0", "protocol.steps is 0"),
+        (
+            "eval_every",
+            0,
+            "eval_every = 0",
+            "protocol.eval_every is 0",
+        ),
+        ("seeds", 0, "seeds = []", "protocol.seeds must not be empty"),
+        (
+            "learning_rates",
+            0,
+            "learning_rates = [0.01, -1.0]",
+            "protocol.learning_rates is -1",
+        ),
+        (
+            "weight_decays",
+            0,
+            "weight_decays = [nan]",
+            "protocol.weight_decays is NaN",
+        ),
+        (
+            "holdout_fraction",
+            0,
+            "holdout_fraction = 1.0",
+            "holdout_fraction is 1",
+        ),
+        (
+            "steps",
+            2,
+            "steps = 0",
+            "pretrain `corpus-2k-baseline`: steps is 0",
+        ),
+        (
+            "batch",
+            0,
+            "batch = 0",
+            "pretrain `corpus-8k-baseline`: batch is 0",
+        ),
+    ];
+    for (key, n, line, words) in cases {
+        let (text, at) = with_nth_line(&quick(), key, n, line);
+        let out = plan_text(dir.path(), &text);
+        assert_located(&out, at, value_column(line), words);
+    }
+}

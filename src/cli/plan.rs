@@ -54,11 +54,11 @@ pub fn run(g: &Global, a: &PlanArgs) -> Result<ExitCode> {
     let study = Study::load(&a.study, &ctx.catalogue)?;
     let runs = expand(&study, &ctx.catalogue);
     let inputs = input_lines(&ctx, &runs)?;
-    ctx.cache.save()?;
+    ctx.cache.save_or_warn();
     let estimate = estimate(&study, &ctx, runs.len());
     if a.json {
         let out = PlanJson {
-            study: &study.header.name,
+            study: study.name(),
             runs_dir: study.runs_dir.display().to_string(),
             runs: runs
                 .iter()
@@ -124,7 +124,7 @@ fn estimate(study: &Study, ctx: &Context, runs: usize) -> Estimate {
 fn print_table(study: &Study, runs: &[PlannedRun], inputs: &[InputLine], e: &Estimate) {
     println!(
         "study {} ({}): {} runs into {}",
-        study.header.name,
+        study.name(),
         study.file.display(),
         runs.len(),
         study.runs_dir.display()

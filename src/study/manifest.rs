@@ -13,7 +13,9 @@ use crate::source_error::SourceError;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StudyHeader {
-    pub name: String,
+    /// Names the report folder (`reports/<name>/`), so it is checked as a path
+    /// component: one plain folder name.
+    pub name: Spanned<String>,
     #[serde(default)]
     pub description: String,
     /// Where run records go, relative to the repository root.
@@ -162,10 +164,12 @@ impl Study {
             toml::from_str(text).map_err(|e| SourceError::from_toml(file, text, &e))?;
         let err = |offset: usize, msg: String| SourceError::at(file, text, offset, msg);
         let runs_dir = relative_path(&raw.study.runs_dir, &err)?;
-        check_benchmark(&raw.benchmark, catalogue, &err)?;
-        check_protocol(&raw.protocol, file)?;
-        check_pretrain(&raw.pretrain, catalogue, &err)?;
-        check_models(&raw.models, &raw.pretrain, catalogue, &err, file)?;
+        check_name(&raw.study.name, &err)?;
+        let fields = FieldSpans::parse(text);
+        check_benchmark(&raw.benchmark, catalogue, &err, &fields)?;
+        check_protocol(&raw.protocol, &err, &fields)?;
+        check_pretrain(&raw.pretrain, catalogue, &err, &fields)?;
+        check_models(&raw.models, &raw, catalogue, &err, file, &fields)?;
         Ok(Study {
             file: file.to_path_buf(),
             header: raw.study,
@@ -175,6 +179,11 @@ impl Study {
             pretrain: raw.pretrain,
             models: raw.models,
         })
+    }
+
+    /// The study's name, also its report folder's name.
+    pub fn name(&self) -> &str {
+        self.header.name.get_ref()
     }
 
     pub fn pretrain_entry(&self, name: &str) -> Option<&PretrainEntry> {
@@ -205,7 +214,28 @@ fn check_reference(
     ))
 }
 
-fn check_benchmark(b: &Benchmark, catalogue: &Catalogue, err: ErrAt) -> Result<(), SourceError> {
+/// The study name becomes `reports/<name>/`: it passes the check every
+/// manifest path passes, and is one folder name (no `/`).
+fn check_name(name: &Spanned<String>, err: ErrAt) -> Result<(), SourceError> {
+    relative_path(name, &err)?;
+    if name.get_ref().contains(['/', '\\']) {
+        return Err(err(
+            name.span().start,
+            format!(
+                "study name `{}` names the report folder: one folder name, without `/`",
+                name.get_ref()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_benchmark(
+    b: &Benchmark,
+    catalogue: &Catalogue,
+    err: ErrAt,
+    fields: &FieldSpans,
+) -> Result<(), SourceError> {
     check_reference(&b.dataset, catalogue, "dataset", err)?;
     let input = catalogue.get(b.dataset.get_ref()).expect("checked above");
     let domains = &input.expected.domains;
@@ -219,46 +249,69 @@ fn check_benchmark(b: &Benchmark, catalogue: &Catalogue, err: ErrAt) -> Result<(
             ),
         ));
     }
-    if !(b.holdout_fraction > 0.0 && b.holdout_fraction < 1.0) {
-        return Err(err(
-            b.dataset.span().start,
-            "holdout_fraction must be in (0, 1)".into(),
-        ));
-    }
-    Ok(())
+    let at = |key: &str| fields.offset("benchmark", None, key);
+    Range::open(0.0, 1.0).check(
+        b.holdout_fraction,
+        "benchmark.holdout_fraction",
+        at("holdout_fraction"),
+        err,
+    )?;
+    Range::closed(MIN_RESOLUTION, MAX_RESOLUTION).check(
+        f64::from(b.resolution),
+        "benchmark.resolution",
+        at("resolution"),
+        err,
+    )
 }
 
-fn check_protocol(p: &Protocol, file: &Path) -> Result<(), SourceError> {
-    let problem =
-        if p.optimizers.is_empty() || p.learning_rates.is_empty() || p.weight_decays.is_empty() {
-            Some("protocol: optimizers, learning_rates and weight_decays must not be empty")
-        } else if p.seeds.is_empty() {
-            Some("protocol: seeds must not be empty")
-        } else if p.steps == 0 || p.eval_every == 0 || p.batch_per_domain == 0 {
-            Some("protocol: steps, eval_every and batch_per_domain must be positive")
-        } else if p
-            .learning_rates
-            .iter()
-            .chain(&p.weight_decays)
-            .any(|v| !v.is_finite() || *v < 0.0)
-        {
-            Some("protocol: learning rates and weight decays must be finite and non-negative")
-        } else {
-            None
-        };
-    match problem {
-        Some(m) => Err(SourceError::whole_file(file, m)),
-        None => Ok(()),
+fn check_protocol(p: &Protocol, err: ErrAt, fields: &FieldSpans) -> Result<(), SourceError> {
+    let at = |key: &str| fields.offset("protocol", None, key);
+    for (key, empty) in [
+        ("optimizers", p.optimizers.is_empty()),
+        ("learning_rates", p.learning_rates.is_empty()),
+        ("weight_decays", p.weight_decays.is_empty()),
+        ("seeds", p.seeds.is_empty()),
+    ] {
+        if empty {
+            return Err(err(at(key), format!("protocol.{key} must not be empty")));
+        }
     }
+    let counts = [
+        ("batch_per_domain", p.batch_per_domain),
+        ("steps", p.steps),
+        ("eval_every", p.eval_every),
+    ];
+    for (key, v) in counts {
+        Range::at_least(1.0).check(f64::from(v), &format!("protocol.{key}"), at(key), err)?;
+    }
+    Range::closed_open(0.0, 1.0).check(p.momentum, "protocol.momentum", at("momentum"), err)?;
+    for &lr in &p.learning_rates {
+        Range::positive().check(lr, "protocol.learning_rates", at("learning_rates"), err)?;
+    }
+    for &wd in &p.weight_decays {
+        Range::at_least(0.0).check(wd, "protocol.weight_decays", at("weight_decays"), err)?;
+    }
+    Ok(())
 }
 
 fn check_pretrain(
     entries: &[PretrainEntry],
     catalogue: &Catalogue,
     err: ErrAt,
+    fields: &FieldSpans,
 ) -> Result<(), SourceError> {
     let mut seen = BTreeSet::new();
-    for p in entries {
+    for (i, p) in entries.iter().enumerate() {
+        let at = |key: &str| fields.offset("pretrain", Some(i), key);
+        let what = |key: &str| format!("pretrain `{}`: {key}", p.name.get_ref());
+        Range::at_least(1.0).check(f64::from(p.steps), &what("steps"), at("steps"), err)?;
+        Range::at_least(1.0).check(f64::from(p.batch), &what("batch"), at("batch"), err)?;
+        Range::positive().check(
+            p.learning_rate,
+            &what("learning_rate"),
+            at("learning_rate"),
+            err,
+        )?;
         if !seen.insert(p.name.get_ref().clone()) {
             return Err(err(
                 p.name.span().start,
@@ -282,11 +335,13 @@ fn check_pretrain(
 
 fn check_models(
     models: &[ModelEntry],
-    pretrain: &[PretrainEntry],
+    raw: &RawStudy,
     catalogue: &Catalogue,
     err: ErrAt,
     file: &Path,
+    fields: &FieldSpans,
 ) -> Result<(), SourceError> {
+    let pretrain = &raw.pretrain;
     if models.is_empty() {
         return Err(SourceError::whole_file(
             file,
@@ -304,6 +359,15 @@ fn check_models(
         }
         let spec = ModelSpec::from_parts(&m.family, &m.size)
             .map_err(|e| err(at, format!("model `{}`: {e}", m.name.get_ref())))?;
+        // The resolution is the study's, but whether a network takes it is the model's.
+        let resolution = raw.benchmark.resolution as usize;
+        if let Err(e) = spec.with_image_size(resolution).validate() {
+            let at = fields.offset("benchmark", None, "resolution");
+            return Err(err(
+                at,
+                format!("benchmark.resolution: model `{}`: {e}", m.name.get_ref()),
+            ));
+        }
         if let (Some(w), None) = (&m.weights, spec.lite_variant()) {
             return Err(err(
                 w.span().start,
@@ -340,6 +404,119 @@ fn check_models(
         }
     }
     Ok(())
+}
+
+/// Smallest and largest input side a study may ask for (the zoo's smallest
+/// network takes 16 px; the paper's largest models 518 px).
+const MIN_RESOLUTION: f64 = 8.0;
+const MAX_RESOLUTION: f64 = 1024.0;
+
+/// The valid values of one numeric manifest field.
+struct Range {
+    min: f64,
+    max: f64,
+    min_open: bool,
+    max_open: bool,
+}
+
+impl Range {
+    fn open(min: f64, max: f64) -> Range {
+        Range {
+            min,
+            max,
+            min_open: true,
+            max_open: true,
+        }
+    }
+    fn closed(min: f64, max: f64) -> Range {
+        Range {
+            min,
+            max,
+            min_open: false,
+            max_open: false,
+        }
+    }
+    fn closed_open(min: f64, max: f64) -> Range {
+        Range {
+            min,
+            max,
+            min_open: false,
+            max_open: true,
+        }
+    }
+    fn at_least(min: f64) -> Range {
+        Range::closed(min, f64::INFINITY)
+    }
+    fn positive() -> Range {
+        Range {
+            min_open: true,
+            ..Range::at_least(0.0)
+        }
+    }
+
+    fn contains(&self, v: f64) -> bool {
+        let above = if self.min_open {
+            v > self.min
+        } else {
+            v >= self.min
+        };
+        let below = if self.max_open {
+            v < self.max
+        } else {
+            v <= self.max
+        };
+        v.is_finite() && above && below
+    }
+
+    /// `what` (a field's name) must hold a value in the range; the error points at `offset`.
+    fn check(&self, v: f64, what: &str, offset: usize, err: ErrAt) -> Result<(), SourceError> {
+        match self.contains(v) {
+            true => Ok(()),
+            false => Err(err(offset, format!("{what} is {v}, must be {self}"))),
+        }
+    }
+}
+
+impl std::fmt::Display for Range {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lo = if self.min_open { "(" } else { "[" };
+        match self.max.is_infinite() {
+            true if self.min_open => write!(f, "a finite number > {}", self.min),
+            true => write!(f, "a finite number >= {}", self.min),
+            false => {
+                let hi = if self.max_open { ")" } else { "]" };
+                write!(f, "in {lo}{}, {}{hi}", self.min, self.max)
+            }
+        }
+    }
+}
+
+/// Where each field's value sits in the manifest's text, for errors that the
+/// typed structs (which keep no spans for numbers) are checked to find.
+struct FieldSpans(Option<toml_edit::Document<String>>);
+
+impl FieldSpans {
+    fn parse(text: &str) -> FieldSpans {
+        FieldSpans(toml_edit::Document::parse(text.to_string()).ok())
+    }
+
+    /// Byte offset of `table.key` (`[[table]]` number `index`), or of the
+    /// table when the key is absent, or 0.
+    fn offset(&self, table: &str, index: Option<usize>, key: &str) -> usize {
+        let Some(doc) = &self.0 else { return 0 };
+        let item = doc.as_table().get(table);
+        let table = match (item, index) {
+            (Some(toml_edit::Item::ArrayOfTables(a)), Some(i)) => a.get(i),
+            (Some(item), None) => item.as_table(),
+            _ => None,
+        };
+        let Some(table) = table else { return 0 };
+        table
+            .get(key)
+            .and_then(toml_edit::Item::span)
+            .or_else(|| table.span())
+            .map_or(0, |s| s.start)
+    }
 }
 
 fn ser_spanned<S: serde::Serializer>(v: &Spanned<String>, s: S) -> Result<S::Ok, S::Error> {
