@@ -433,12 +433,29 @@ impl DigestCache {
             .insert(dir.to_path_buf(), (true, section));
     }
 
+    /// Saves the cache, or prints why it could not (naming the file): the
+    /// cache only ever saves work, so failing to keep it never stops a command.
+    pub fn save_or_warn(&self) {
+        if let Err(e) = self.save() {
+            eprintln!("warning: {e}; the digests are not cached (results are unaffected)");
+        }
+    }
+
     /// Writes the cache back (temp file + rename) if anything was added;
-    /// otherwise leaves the file untouched.
+    /// otherwise leaves the file untouched. An error names the cache file.
     pub fn save(&self) -> io::Result<()> {
         let Some(file) = &self.file else {
             return Ok(());
         };
+        self.save_to(file).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("{}: cannot save the digest cache: {e}", file.display()),
+            )
+        })
+    }
+
+    fn save_to(&self, file: &Path) -> io::Result<()> {
         let added = self.added.lock().expect("cache lock poisoned");
         if added.is_empty() {
             return Ok(());
@@ -457,6 +474,9 @@ impl DigestCache {
                     .or_default()
                     .extend(section.iter().map(|(k, v)| (k.clone(), *v)));
             }
+        }
+        if let Some(dir) = file.parent() {
+            crate::atomic::clean_leftovers(dir)?;
         }
         crate::atomic::write(file, render(&all).as_bytes())
     }

@@ -56,6 +56,6 @@ pub fn run(g: &Global, a: &FetchArgs) -> Result<ExitCode> {
         let at = fetch(&ctx.catalogue, input, &ctx.roots, &ctx.cache, &opts)?;
         println!("{:<30} ok          {}", name, at.display());
     }
-    ctx.cache.save()?;
+    ctx.cache.save_or_warn();
     Ok(ExitCode::SUCCESS)
 }

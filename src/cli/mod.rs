@@ -87,6 +87,10 @@ pub enum Command {
 
 /// Parses arguments, runs the command, maps errors to stderr + exit code 1.
 pub fn main() -> ExitCode {
+    // A closed pipe (`oodcal verify | head`) ends the process quietly, as it
+    // does any Unix filter, instead of a panic in `println!`.
+    // SAFETY: called before any thread starts; SIG_DFL is always a valid handler.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(code) => code,

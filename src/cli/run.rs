@@ -72,7 +72,7 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<ExitCode> {
 /// Every input of the planned runs must verify before any training starts.
 pub(super) fn require_inputs(ctx: &Context, runs: &[PlannedRun]) -> Result<()> {
     let lines = super::plan::input_lines(ctx, runs)?;
-    ctx.cache.save()?;
+    ctx.cache.save_or_warn();
     let bad: Vec<String> = lines
         .iter()
         .filter(|l| l.status != "verified")
@@ -86,13 +86,14 @@ pub(super) fn require_inputs(ctx: &Context, runs: &[PlannedRun]) -> Result<()> {
 
 pub(super) fn print_summary(s: &StudySummary) {
     println!(
-        "runs: {} planned, {} selected, {} already recorded, {} completed, {} failed, {} left for later ({})",
+        "runs: {} planned, {} selected, {} already recorded, {} completed, {} failed, {} left for later, {} being trained by another process ({})",
         s.planned,
         s.selected,
         s.skipped,
         s.completed,
         s.failed,
         s.deferred,
+        s.busy,
         s.runs_dir.display()
     );
 }

@@ -114,8 +114,8 @@ fn read_cache(path: &Path, key: &CacheKey) -> std::result::Result<Option<ImageSe
 }
 
 fn write_cache(dir: &Path, path: &Path, key: &CacheKey, set: &ImageSet) -> Result<()> {
-    fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| DataError::io(dir, e))?;
+    crate::atomic::clean_leftovers(dir).map_err(|e| DataError::io(dir, e))?;
+    let mut tmp = crate::atomic::temp_file_for(path).map_err(|e| DataError::io(dir, e))?;
     {
         let mut w = HashingWriter {
             inner: std::io::BufWriter::new(tmp.as_file_mut()),
