@@ -8,6 +8,7 @@
 //! never used.
 
 use rayon::prelude::*;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::record::store::{read_verified, record_dirs, RecordError, RECORD_DIGEST_FILE};
@@ -32,6 +33,28 @@ pub struct Loaded {
     pub unfinished: Vec<PathBuf>,
     /// Records that failed verification, each naming its file.
     pub corrupt: Vec<String>,
+    /// Verified records that are not runs of the reported study (another
+    /// study's, or planned from another version of the manifest), each with why.
+    pub not_planned: Vec<String>,
+}
+
+impl Loaded {
+    /// Keeps only the records of study `name` whose run id its plan has;
+    /// the others move to [`Loaded::not_planned`], so they are reported as set
+    /// aside instead of pooled.
+    pub fn keep_planned(&mut self, name: &str, planned: &BTreeSet<String>) {
+        let (keep, other): (Vec<_>, Vec<_>) = std::mem::take(&mut self.runs)
+            .into_iter()
+            .partition(|r| r.record.study == name && planned.contains(&r.record.run_id));
+        self.runs = keep;
+        for r in other {
+            let why = match r.record.study == name {
+                true => "its run id is not in the plan of this study's manifest".to_string(),
+                false => format!("it is a run of study `{}`", r.record.study),
+            };
+            self.not_planned.push(format!("{}: {why}", r.folder));
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -59,11 +59,14 @@ pub struct Aggregate {
     pub claims: Vec<ClaimResult>,
     pub other_groups: Vec<OtherGroup>,
     pub unfinished: usize,
+    /// Verified records set aside as not planned by the study (see [`Loaded::keep_planned`]).
+    pub not_planned: Vec<String>,
 }
 
 /// Aggregates loaded records: picks the reported group and computes everything from it.
 pub fn aggregate(loaded: Loaded) -> Aggregate {
     let unfinished = loaded.unfinished.len();
+    let not_planned = loaded.not_planned;
     let mut groups = split_groups(loaded.runs).into_iter();
     let Some(main) = groups.next() else {
         return Aggregate {
@@ -77,6 +80,7 @@ pub fn aggregate(loaded: Loaded) -> Aggregate {
             claims: evaluate_claims(&[], &CLAIM_BOOTSTRAP),
             other_groups: Vec::new(),
             unfinished,
+            not_planned,
         };
     };
     let other_groups = groups
@@ -110,5 +114,6 @@ pub fn aggregate(loaded: Loaded) -> Aggregate {
         claims,
         other_groups,
         unfinished,
+        not_planned,
     }
 }

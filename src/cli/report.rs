@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{Context, Global};
-use crate::report::{build_report, check_report};
+use crate::report::{build_report, build_report_for, check_report, StudyMeta};
 use crate::study::Study;
 
 #[derive(Args, Debug)]
@@ -21,6 +21,10 @@ pub struct ReportArgs {
     /// Output folder (default: reports/<study name>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Report every verified record of the folder, not only the runs the
+    /// study's manifest plans (records whose manifest you do not have).
+    #[arg(long)]
+    pub all_records: bool,
     /// Instead of building: re-hash a report's files and records against its
     /// report.lock and name every one that drifted.
     #[arg(long, value_name = "REPORT_DIR")]
@@ -40,14 +44,17 @@ pub fn run(g: &Global, a: &ReportArgs) -> Result<ExitCode> {
     let out = a
         .out
         .clone()
-        .unwrap_or_else(|| ctx.roots.repo.join("reports").join(&study.header.name));
+        .unwrap_or_else(|| ctx.roots.repo.join("reports").join(study.name()));
     if !records.is_dir() {
         bail!(
             "{}: no records folder (run the study first, or pass --records)",
             records.display()
         );
     }
-    let summary = build_report(&study, &records, &out)?;
+    let summary = match a.all_records {
+        true => build_report_for(&StudyMeta::from_study(&study)?, &records, &out)?,
+        false => build_report(&study, &ctx.catalogue, &records, &out)?,
+    };
     for w in &summary.warnings {
         eprintln!("warning: {w}");
     }
@@ -70,6 +77,12 @@ fn check(dir: &std::path::Path, records: Option<&std::path::Path>) -> Result<Exi
     let result = check_report(dir, records)?;
     for p in &result.problems {
         println!("DRIFTED {p}");
+    }
+    for l in &result.leftovers {
+        eprintln!(
+            "warning: {}: leftover of an interrupted write, not part of the report (the next `oodcal report` removes it)",
+            l.display()
+        );
     }
     if result.ok() {
         println!(

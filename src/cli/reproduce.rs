@@ -30,11 +30,7 @@ pub fn run(g: &Global, a: &ReproduceArgs) -> Result<ExitCode> {
     let ctx = Context::open(g, true)?;
     let study = Study::load(&a.study, &ctx.catalogue)?;
     let runs = expand(&study, &ctx.catalogue);
-    println!(
-        "[1/3] plan: {} runs of study {}",
-        runs.len(),
-        study.header.name
-    );
+    println!("[1/3] plan: {} runs of study {}", runs.len(), study.name());
     super::run::require_inputs(&ctx, &runs)?;
     let plan_file = ctx.roots.repo.join(&study.runs_dir).join("plan.json");
     let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
@@ -52,8 +48,8 @@ pub fn run(g: &Global, a: &ReproduceArgs) -> Result<ExitCode> {
     let summary = run_study(&study, &ctx.catalogue, &ctx.roots, &runs, &options)?;
     super::run::print_summary(&summary);
     println!("[3/3] aggregate and report");
-    let out = ctx.roots.repo.join("reports").join(&study.header.name);
-    let report = crate::report::build_report(&study, &summary.runs_dir, &out)?;
+    let out = ctx.roots.repo.join("reports").join(study.name());
+    let report = crate::report::build_report(&study, &ctx.catalogue, &summary.runs_dir, &out)?;
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }

@@ -103,6 +103,16 @@ pub fn read_verified(dir: &Path) -> Result<RunRecord, RecordError> {
             record.run_id
         )));
     }
+    // A record is identified by its content: a copy in another folder would
+    // otherwise be counted twice.
+    let folder = dir.file_name().map(|n| n.to_string_lossy());
+    if folder.as_deref() != Some(record.run_id.as_str()) {
+        return Err(invalid(format!(
+            "its folder is named `{}`, not by its run id {} (a copied or renamed record?)",
+            folder.unwrap_or_default(),
+            record.run_id
+        )));
+    }
     if let Some(p) = &record.predictions {
         verify_file(&dir.join(&p.file), &p.sha256)?;
     }

@@ -115,6 +115,9 @@ pub struct LockCheck {
     pub checked: usize,
     /// One line per file that drifted or is missing, naming it.
     pub problems: Vec<String>,
+    /// Temporary files of interrupted writes in the report folder (not part
+    /// of the report; the next `report` removes them).
+    pub leftovers: Vec<PathBuf>,
 }
 
 impl LockCheck {
@@ -133,7 +136,11 @@ pub fn check_report(report_dir: &Path, records_dir: Option<&Path>) -> Result<Loc
     let records_dir = records_dir
         .map(Path::to_path_buf)
         .unwrap_or(lock.records_dir.clone());
-    let mut check = LockCheck::default();
+    let mut check = LockCheck {
+        leftovers: crate::atomic::leftovers(report_dir)
+            .with_context(|| format!("{}: cannot list", report_dir.display()))?,
+        ..LockCheck::default()
+    };
     let entries = lock
         .files
         .iter()

@@ -28,9 +28,11 @@ use std::path::{Path, PathBuf};
 
 use crate::aggregate::{aggregate, frames, load_records, Aggregate, Verdict};
 use crate::checksum::{sha256_bytes, sha256_file};
-use crate::study::Study;
+use crate::inputs::Catalogue;
+use crate::study::{expand, Study};
 pub use html::StudyMeta;
 pub use lock::{check_report, LockCheck, LOCK_FILE};
+use std::collections::BTreeSet;
 
 pub const INDEX_FILE: &str = "index.html";
 
@@ -62,7 +64,7 @@ impl StudyMeta {
             .map(|n| format!("experiments/{}", n.to_string_lossy()))
             .unwrap_or_default();
         Ok(StudyMeta {
-            name: study.header.name.clone(),
+            name: study.name().to_string(),
             description: study.header.description.clone(),
             manifest: Some((shown, sha)),
         })
@@ -73,19 +75,40 @@ impl StudyMeta {
 /// verified records in `records_dir`. Refuses (naming every bad file) if any
 /// record there fails verification. This is what `oodcal report` and
 /// `oodcal reproduce` call.
-pub fn build_report(study: &Study, records_dir: &Path, out_dir: &Path) -> Result<ReportSummary> {
-    build_report_for(&StudyMeta::from_study(study)?, records_dir, out_dir)
+/// Only the study's own planned runs are reported: a record of another study,
+/// or of another version of the manifest, is set aside with a warning.
+pub fn build_report(
+    study: &Study,
+    catalogue: &Catalogue,
+    records_dir: &Path,
+    out_dir: &Path,
+) -> Result<ReportSummary> {
+    let planned: BTreeSet<String> = expand(study, catalogue).into_iter().map(|r| r.id).collect();
+    let meta = StudyMeta::from_study(study)?;
+    build(&meta, records_dir, out_dir, Some((study.name(), &planned)))
 }
 
-/// [`build_report`] without a manifest (the study named by `meta`).
+/// [`build_report`] without a manifest (the study named by `meta`): every
+/// verified record of the folder is reported.
 pub fn build_report_for(
     meta: &StudyMeta,
     records_dir: &Path,
     out_dir: &Path,
 ) -> Result<ReportSummary> {
-    let loaded = load_records(records_dir)?;
-    let agg = aggregate(loaded);
-    write_report(meta, &agg, records_dir, out_dir)
+    build(meta, records_dir, out_dir, None)
+}
+
+fn build(
+    meta: &StudyMeta,
+    records_dir: &Path,
+    out_dir: &Path,
+    plan: Option<(&str, &BTreeSet<String>)>,
+) -> Result<ReportSummary> {
+    let mut loaded = load_records(records_dir)?;
+    if let Some((name, planned)) = plan {
+        loaded.keep_planned(name, planned);
+    }
+    write_report(meta, &aggregate(loaded), records_dir, out_dir)
 }
 
 /// The notices shown at the top of the page.
@@ -108,6 +131,13 @@ pub fn warnings(agg: &Aggregate) -> Vec<String> {
             agg.failed.len()
         ));
     }
+    if !agg.not_planned.is_empty() {
+        w.push(format!(
+            "{} verified record(s) set aside as not runs of this study: {}.",
+            agg.not_planned.len(),
+            agg.not_planned.join("; ")
+        ));
+    }
     if agg.unfinished > 0 {
         w.push(format!(
             "{} record folder(s) have no record.sha256 (unfinished runs) and are not used.",
@@ -128,6 +158,8 @@ pub fn write_report(
 ) -> Result<ReportSummary> {
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("{}: cannot create", out_dir.display()))?;
+    crate::atomic::clean_leftovers(out_dir)
+        .with_context(|| format!("{}: cannot remove leftovers", out_dir.display()))?;
     let tables = write_tables(agg, out_dir)?;
     let table_names: Vec<String> = tables
         .iter()
