@@ -122,6 +122,9 @@ impl BackendJob for FineTuneJob<'_> {
             Ok(())
         };
         let outcome = train(model, &config, &mut source, on_eval, device);
+        if let Ok(Some(note)) = outcome.as_ref().map(|o| &o.set_aside) {
+            crate::progress::println(&format!("warning: {note}"));
+        }
         let mut record = self.record(params, info, wall_before + started.elapsed().as_secs_f64());
         match outcome {
             Ok(outcome) => {
@@ -209,6 +212,7 @@ impl FineTuneJob<'_> {
         }
         .with_eval_every(every)
         .with_checkpoint(checkpoint, every)
+        .with_checkpoint_owner(&self.run.id)
     }
 
     /// The record without results (filled in by the caller).
@@ -264,14 +268,29 @@ impl FineTuneJob<'_> {
     }
 }
 
-/// Resume state, only meaningful beside a checkpoint.
+/// Resume state, only meaningful beside a checkpoint. Unreadable progress is
+/// set aside with the checkpoint it belongs to (resuming without it would
+/// drop the evaluations made before the interruption): the run starts afresh.
 fn read_progress(file: &Path, checkpoint: &Path) -> Result<Progress> {
     if !checkpoint.exists() || !file.exists() {
         return Ok(Progress::default());
     }
     let bytes = std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
-    serde_json::from_slice(&bytes)
-        .with_context(|| format!("{}: not valid progress JSON", file.display()))
+    match serde_json::from_slice(&bytes) {
+        Ok(progress) => Ok(progress),
+        Err(e) => {
+            let moved = crate::train::set_aside(file)
+                .and_then(|_| crate::train::set_aside(checkpoint))
+                .with_context(|| format!("{}: cannot set aside", file.display()))?;
+            crate::progress::println(&format!(
+                "warning: {}: not valid progress JSON ({e}); set aside with its checkpoint \
+                 (now {}), the run starts again from step 0",
+                file.display(),
+                moved.display()
+            ));
+            Ok(Progress::default())
+        }
+    }
 }
 
 fn split_logits<B: AutodiffBackend>(

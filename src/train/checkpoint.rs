@@ -4,13 +4,17 @@
 //! step beside an optimizer state from another:
 //!
 //! ```text
-//! b"OODCAL-CKPT 1\n"
-//! u64 LE length, JSON [`CheckpointMeta`] (step, RNG position, loss history, run fingerprint)
+//! b"OODCAL-CKPT 2\n"
+//! u64 LE length, JSON [`CheckpointMeta`] (step, RNG position, loss history,
+//!                run fingerprint, owner: the run id it belongs to)
 //! u64 LE length, model record   (burn NamedMpk, full precision)
 //! u64 LE length, optimizer record (burn NamedMpk, full precision)
+//! 32 bytes       SHA-256 of everything before it
 //! ```
 //!
-//! It is written to `<path>.tmp`, flushed to disk and renamed over `<path>`.
+//! The trailing digest makes a flipped or truncated file fail to read instead
+//! of resuming a run from damaged weights. It is written to a temporary file,
+//! flushed to disk and renamed over `<path>`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -21,12 +25,13 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 
 use super::batch::TrainRng;
 use super::optim::Optim;
 use crate::model::Network;
 
-const MAGIC: &[u8] = b"OODCAL-CKPT 1\n";
+const MAGIC: &[u8] = b"OODCAL-CKPT 2\n";
 const WEIGHTS_MAGIC: &[u8] = b"OODCAL-WEIGHTS 1\n";
 
 type ModelRecorder = NamedMpkBytesRecorder<FullPrecisionSettings>;
@@ -84,6 +89,9 @@ pub struct CheckpointMeta {
     pub losses: Vec<f32>,
     /// Identifies the run configuration; a checkpoint only resumes the same run.
     pub fingerprint: String,
+    /// Who wrote it (a run id; empty when the caller names none): a
+    /// checkpoint copied into another run's folder does not resume that run.
+    pub owner: String,
 }
 
 /// A checkpoint read back from disk; tensors are still serialised.
@@ -180,6 +188,8 @@ impl Checkpoint {
         push_section(&mut out, &meta);
         push_section(&mut out, &model_bytes(model).map_err(format)?);
         push_section(&mut out, &optim.to_bytes().map_err(format)?);
+        let digest = sha2::Sha256::digest(&out);
+        out.extend_from_slice(&digest);
         write_atomic(path, &out)
     }
 
@@ -188,7 +198,12 @@ impl Checkpoint {
             path: path.to_path_buf(),
             reason,
         };
-        let mut sections = read_file_sections(path, MAGIC, 3)?.into_iter();
+        let data = fs::read(path).map_err(|source| CheckpointError::Io {
+            path: path.into(),
+            source,
+        })?;
+        let body = verify_digest(&data).map_err(format)?;
+        let mut sections = read_sections(body, MAGIC, 3).map_err(format)?.into_iter();
         let (meta, model, optim) = (sections.next(), sections.next(), sections.next());
         let meta = serde_json::from_slice(&meta.unwrap_or_default())
             .map_err(|e| format(format!("metadata: {e}")))?;
@@ -215,6 +230,29 @@ impl Checkpoint {
         let optim = optim.load_bytes(self.optim, device).map_err(format)?;
         Ok((model, optim))
     }
+}
+
+/// The bytes before the trailing SHA-256, if it matches them.
+fn verify_digest(data: &[u8]) -> Result<&[u8], String> {
+    let Some(body_len) = data.len().checked_sub(32) else {
+        return Err("shorter than its digest (truncated)".to_string());
+    };
+    let (body, digest) = data.split_at(body_len);
+    match sha2::Sha256::digest(body)[..] == *digest {
+        true => Ok(body),
+        false => Err("its SHA-256 does not match its contents (corrupt or truncated)".to_string()),
+    }
+}
+
+/// Moves a checkpoint that cannot resume its run out of the way (to
+/// `<path>.rejected`, replacing an older one), so the run starts afresh
+/// instead of failing on it at every attempt; the file is kept to be looked at.
+pub fn set_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(".rejected");
+    let to = PathBuf::from(name);
+    fs::rename(path, &to)?;
+    Ok(to)
 }
 
 /// Atomically writes a network's weights (e.g. a pre-trained model for fine-tuning).

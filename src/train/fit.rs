@@ -41,6 +41,9 @@ pub struct CheckpointPolicy {
     pub path: PathBuf,
     /// Write a checkpoint after every `every` steps (and when stopping early).
     pub every: usize,
+    /// The run the checkpoint belongs to (see [`CheckpointMeta::owner`]).
+    #[serde(default)]
+    pub owner: String,
 }
 
 impl TrainConfig {
@@ -75,9 +78,19 @@ impl TrainConfig {
             checkpoint: Some(CheckpointPolicy {
                 path: path.into(),
                 every,
+                owner: String::new(),
             }),
             ..self
         }
+    }
+
+    /// Names the run its checkpoints belong to; a checkpoint of another owner
+    /// is set aside instead of resumed.
+    pub fn with_checkpoint_owner(mut self, owner: &str) -> Self {
+        if let Some(policy) = &mut self.checkpoint {
+            policy.owner = owner.to_string();
+        }
+        self
     }
 
     pub fn with_stop_after(self, steps: usize) -> Self {
@@ -106,6 +119,9 @@ pub struct TrainOutcome<B: AutodiffBackend> {
     pub resumed_from: usize,
     /// `false` when [`TrainConfig::stop_after`] ended the call early.
     pub finished: bool,
+    /// Why a checkpoint found at the start was set aside (the run then
+    /// started from step 0), naming both files.
+    pub set_aside: Option<String>,
 }
 
 impl<B: AutodiffBackend> std::fmt::Debug for TrainOutcome<B> {
@@ -150,14 +166,14 @@ where
 {
     let fingerprint = config.fingerprint(&architecture(&model));
     B::seed(device, config.seed);
-    let mut state = start(model, config, &fingerprint, device)?;
+    let (mut state, set_aside) = start(model, config, &fingerprint, device)?;
     let resumed_from = state.step;
     let classes = state.model.num_classes();
     let mut ran = 0;
     while state.step < config.steps {
         if config.stop_after.is_some_and(|limit| ran >= limit) {
             save(&state, config, &fingerprint)?;
-            return Ok(outcome(state, resumed_from, false));
+            return Ok(outcome(state, resumed_from, false, set_aside));
         }
         let input = draw(source, &mut state.rng, config.domains, classes, state.step)?;
         let lr = config.optimizer.lr_at(state.step, config.steps);
@@ -184,12 +200,12 @@ where
             }
         }
     }
-    Ok(outcome(state, resumed_from, true))
+    Ok(outcome(state, resumed_from, true, set_aside))
 }
 
 /// True after every `every` steps and after the last one (`every` = 0: last only).
 fn is_due(step: usize, every: usize, total: usize) -> bool {
-    step == total || (every > 0 && step % every == 0)
+    step == total || (every > 0 && step.is_multiple_of(every))
 }
 
 /// A description of the network's shape, so a checkpoint cannot resume another model.
@@ -203,32 +219,70 @@ fn architecture<B: AutodiffBackend>(model: &Network<B>) -> String {
 }
 
 /// Fresh state, or the state saved in the checkpoint file if there is one.
+/// A checkpoint that does not verify, or belongs to another run, is set
+/// aside (see [`super::checkpoint::set_aside`]) and the run starts afresh;
+/// the second value says so.
 fn start<B: AutodiffBackend>(
     model: Network<B>,
     config: &TrainConfig,
     fingerprint: &str,
     device: &B::Device,
-) -> Result<State<B>, TrainError> {
-    let optim = Optim::new(&config.optimizer);
-    let fresh = |model, optim| State {
+) -> Result<(State<B>, Option<String>), TrainError> {
+    let fresh = |model| State {
         model,
-        optim,
+        optim: Optim::new(&config.optimizer),
         rng: train_rng(config.seed),
         step: 0,
         losses: Vec::new(),
     };
     let Some(policy) = config.checkpoint.as_ref().filter(|p| p.path.exists()) else {
-        return Ok(fresh(model, optim));
+        return Ok((fresh(model), None));
+    };
+    match resume(model.clone(), policy, config, fingerprint, device) {
+        Ok(state) => Ok((state, None)),
+        Err(problem) => {
+            let moved = super::checkpoint::set_aside(&policy.path).map_err(|source| {
+                super::CheckpointError::Io {
+                    path: policy.path.clone(),
+                    source,
+                }
+            })?;
+            let note = format!(
+                "{problem}; set aside as {}, the run starts again from step 0",
+                moved.display()
+            );
+            Ok((fresh(model), Some(note)))
+        }
+    }
+}
+
+/// The state saved in the policy's checkpoint, if it verifies and is this run's.
+fn resume<B: AutodiffBackend>(
+    model: Network<B>,
+    policy: &CheckpointPolicy,
+    config: &TrainConfig,
+    fingerprint: &str,
+    device: &B::Device,
+) -> Result<State<B>, super::CheckpointError> {
+    let mismatch = |reason| super::CheckpointError::Mismatch {
+        path: policy.path.clone(),
+        reason,
     };
     let checkpoint = Checkpoint::read(&policy.path)?;
     let meta = checkpoint.meta.clone();
-    if meta.fingerprint != fingerprint {
-        let reason = format!("saved {}, now {}", meta.fingerprint, fingerprint);
-        return Err(TrainError::Checkpoint(super::CheckpointError::Mismatch {
-            path: policy.path.clone(),
-            reason,
-        }));
+    if meta.owner != policy.owner {
+        return Err(mismatch(format!(
+            "it belongs to run `{}`, not `{}`",
+            meta.owner, policy.owner
+        )));
     }
+    if meta.fingerprint != fingerprint {
+        return Err(mismatch(format!(
+            "saved {}, now {}",
+            meta.fingerprint, fingerprint
+        )));
+    }
+    let optim = Optim::new(&config.optimizer);
     let (model, optim) = checkpoint.restore(&policy.path, model, optim, device)?;
     let rng = meta
         .rng
@@ -259,6 +313,7 @@ fn save<B: AutodiffBackend>(
         rng: RngPosition::of(&state.rng),
         losses: state.losses.clone(),
         fingerprint: fingerprint.to_string(),
+        owner: policy.owner.clone(),
     };
     Checkpoint::save(&policy.path, &meta, &state.model, &state.optim)?;
     Ok(())
@@ -289,6 +344,7 @@ fn outcome<B: AutodiffBackend>(
     state: State<B>,
     resumed_from: usize,
     finished: bool,
+    set_aside: Option<String>,
 ) -> TrainOutcome<B> {
     TrainOutcome {
         model: state.model,
@@ -296,5 +352,6 @@ fn outcome<B: AutodiffBackend>(
         losses: state.losses,
         resumed_from,
         finished,
+        set_aside,
     }
 }

@@ -23,7 +23,7 @@ pub use backend::{
 pub use backend::{ndarray_info, NdArrayBackend};
 pub use batch::{Batch, BatchSource, StepInput, TrainRng};
 pub use bench::{BenchJob, Throughput};
-pub use checkpoint::{load_weights, save_weights, CheckpointError};
+pub use checkpoint::{load_weights, save_weights, set_aside, CheckpointError};
 pub use eval::{logits, logits_of_trained};
 pub use fit::{train, CheckpointPolicy, TrainConfig, TrainOutcome};
 pub use optim::{LrSchedule, OptimizerKind, OptimizerSpec};
