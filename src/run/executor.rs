@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use super::benchmark::{load_benchmark, BenchmarkSet, Trial};
 use super::code_version::code_version;
 use super::finetune::{FineTuneJob, Start};
+use super::lock::{claim, Claim};
 use super::parallel::{for_each_parallel, threads_per_job};
 use super::pretrain::{load_corpus, targets};
 use crate::checksum::DigestCache;
@@ -43,7 +44,18 @@ pub struct StudySummary {
     pub failed: usize,
     /// Selected runs left for later by `--limit`.
     pub deferred: usize,
+    /// Runs another live process was training (each left to it).
+    pub busy: usize,
     pub runs_dir: PathBuf,
+}
+
+/// What one worker did with a pending run.
+enum Done {
+    Trained(Box<RunRecord>),
+    /// Another process holds the run's lock.
+    Busy,
+    /// Another process recorded it after this one planned it.
+    Recorded,
 }
 
 /// The runs `--only` selects (all of them when it is empty).
@@ -72,7 +84,7 @@ pub fn run_study(
         bail!(
             "--only {:?} matches no run of study {}",
             options.only,
-            study.header.name
+            study.name()
         );
     }
     let mut summary = StudySummary {
@@ -113,24 +125,49 @@ pub fn run_study(
     };
     let jobs = options.jobs.clamp(1, pending.len());
     let threads = threads_per_job(options.backend, jobs);
-    let records = for_each_parallel(pending, jobs, threads, |i, run| {
+    let done = for_each_parallel(pending, jobs, threads, |i, run| {
         let label = format!(
             "[{}/{}] {}",
             i + 1,
             shared.total,
             run.spec.model.name.get_ref()
         );
-        let record = run_one(&shared, run, &label)?;
-        crate::progress::println(&one_line(&label, run, &record));
-        Ok(record)
+        claim_and_run(&shared, run, &label)
     })?;
-    for record in records {
-        match record.status {
-            RunStatus::Completed => summary.completed += 1,
-            RunStatus::Failed { .. } => summary.failed += 1,
+    for d in done {
+        match d {
+            Done::Trained(r) if r.is_completed() => summary.completed += 1,
+            Done::Trained(_) => summary.failed += 1,
+            Done::Busy => summary.busy += 1,
+            Done::Recorded => summary.skipped += 1,
         }
     }
     Ok(summary)
+}
+
+/// Trains `run` if this process can claim it (see [`super::lock`]) and it
+/// is still unrecorded once claimed; tidies what an interrupted write left.
+fn claim_and_run(shared: &Shared, run: &PlannedRun, label: &str) -> Result<Done> {
+    let dir = shared.runs_dir.join(&run.id);
+    let lock = match claim(&dir).with_context(|| format!("{}: cannot lock", dir.display()))? {
+        Claim::Held(lock) => lock,
+        Claim::Busy(holder) => {
+            crate::progress::println(&format!(
+                "{label} {}: being trained by another process ({holder}); left to it",
+                run.short_id()
+            ));
+            return Ok(Done::Busy);
+        }
+    };
+    if matches!(read_verified(&dir), Ok(r) if r.run_id == run.id) {
+        return Ok(Done::Recorded);
+    }
+    crate::atomic::clean_leftovers(&dir)
+        .with_context(|| format!("{}: cannot remove leftovers", dir.display()))?;
+    let record = run_one(shared, run, label)?;
+    crate::progress::println(&one_line(label, run, &record));
+    lock.release_committed();
+    Ok(Done::Trained(Box::new(record)))
 }
 
 /// The trial (splits and evaluation tensors) of every seed among `pending`.
@@ -175,7 +212,7 @@ fn run_one(shared: &Shared, run: &PlannedRun, label: &str) -> Result<RunRecord> 
     let bar = crate::progress::bar(u64::from(run.spec.steps), label);
     let job = FineTuneJob {
         run,
-        study: &shared.study.header.name,
+        study: shared.study.name(),
         set: &shared.bench.set,
         resolution: shared.bench.resolution,
         trial,

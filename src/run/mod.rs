@@ -14,6 +14,7 @@ pub mod code_version;
 pub mod evaluate;
 pub mod executor;
 pub mod finetune;
+pub mod lock;
 pub mod parallel;
 pub mod pretrain;
 pub mod sources;
