@@ -50,7 +50,74 @@ fn read_frame(path: &Path) -> Result<DataFrame> {
             .and_then(|r| r.finish())
     };
     let kind = if is_parquet { "Parquet" } else { "CSV" };
-    frame.map_err(|e| anyhow::anyhow!("{}: cannot read as {kind}: {e}", path.display()))
+    let frame = frame.map_err(|e| match is_parquet {
+        true => anyhow::anyhow!("{}: cannot read as {kind}: {e}", path.display()),
+        false => csv_shape_error(path)
+            .unwrap_or_else(|| anyhow::anyhow!("{}: cannot read as {kind}: {e}", path.display())),
+    })?;
+    if !is_parquet {
+        check_header(path)?;
+    }
+    Ok(frame)
+}
+
+/// The header's column names, which must be distinct: a reader renames a
+/// repeated name (`label` → `label_duplicated_0`), which would silently make
+/// a second label column a class.
+fn check_header(path: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let header = csv_records(&text).next().unwrap_or_default();
+    let mut seen = std::collections::BTreeSet::new();
+    for name in &header {
+        if !seen.insert(name.as_str()) {
+            bail!(
+                "{}: line 1: column `{name}` appears twice in the header",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The first data row whose field count differs from the header's, as an
+/// error naming it (the CSV reader's own message has no row number).
+fn csv_shape_error(path: &Path) -> Option<anyhow::Error> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut records = csv_records(&text);
+    let columns = records.next()?.len();
+    let (row, fields) = records
+        .enumerate()
+        .find(|(_, r)| r.len() != columns && !(r.len() == 1 && r[0].is_empty()))?;
+    Some(anyhow::anyhow!(
+        "{}: row {} (line {}): {} fields, the header has {columns}",
+        path.display(),
+        row + 1,
+        row + 2,
+        fields.len()
+    ))
+}
+
+/// The records of a CSV text (RFC 4180 quoting; one record per line, as
+/// oodcal's own files and the reader above require).
+fn csv_records(text: &str) -> impl Iterator<Item = Vec<String>> + '_ {
+    text.lines().map(|line| {
+        let mut fields = vec![String::new()];
+        let mut quoted = false;
+        let mut chars = line.trim_end_matches('\r').chars().peekable();
+        while let Some(c) = chars.next() {
+            match (c, quoted) {
+                ('"', true) if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    fields.last_mut().expect("one field").push('"');
+                }
+                ('"', _) => quoted = !quoted,
+                (',', false) => fields.push(String::new()),
+                (c, _) => fields.last_mut().expect("one field").push(c),
+            }
+        }
+        fields
+    })
 }
 
 type Extracted = (Vec<f64>, usize, Vec<u32>, Vec<String>);

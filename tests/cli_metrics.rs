@@ -119,6 +119,19 @@ fn malformed_files_name_row_and_column() {
         &["ragged.csv", "row 2", "column `b`"],
     );
     assert_error(
+        &metrics(
+            d,
+            "twice.csv",
+            "label,a,label\n0,0.5,1\n1,0.5,0\n",
+            &["--logits"],
+        ),
+        &["twice.csv", "line 1", "column `label` appears twice"],
+    );
+    assert_error(
+        &metrics(d, "extra.csv", "label,a,b\n0,0.5,0.5\n1,0.5,0.5,0.1\n", &[]),
+        &["extra.csv", "row 2 (line 3)", "4 fields, the header has 3"],
+    );
+    assert_error(
         &metrics(d, "empty.csv", "label,a,b\n", &[]),
         &["empty.csv", "no data rows"],
     );

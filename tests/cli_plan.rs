@@ -167,3 +167,35 @@ fn every_shipped_study_plans_with_unique_ids() {
         assert_eq!(unique.len(), ids.len(), "{}", study.display());
     }
 }
+
+/// The committed references are keyed by run id: a change that orphans them
+/// (the ids of the shipped studies no longer those of their references) fails here.
+#[test]
+fn shipped_references_have_the_ids_of_todays_plans() {
+    let scratch = tempfile::tempdir().unwrap();
+    for study in ["quick", "pacs-lite"] {
+        let plan = plan_json(
+            scratch.path(),
+            &repo().join(format!("experiments/{study}.toml")),
+            &repo().join("data-manifest.toml"),
+        );
+        let mut planned = ids(&plan);
+        planned.sort();
+        let file = repo().join(format!("reports/{study}/reference.json"));
+        let reference: Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let mut referenced: Vec<String> = reference["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["run_id"].as_str().unwrap().to_string())
+            .collect();
+        referenced.sort();
+        assert_eq!(
+            planned,
+            referenced,
+            "{study}: plan and {} differ",
+            file.display()
+        );
+    }
+}

@@ -135,3 +135,25 @@ fn edited_listing_is_refused() {
         out.stdout
     );
 }
+
+/// The digest cache only saves work: a cache path that cannot be written (a
+/// folder stands there) is named in a warning, and verification gives the
+/// same result as with a working cache.
+#[test]
+fn an_unwritable_digest_cache_is_named_and_never_decides() {
+    let verify = |scratch: &Path| run(oodcal(scratch).arg("verify").arg("intro-table1"));
+    let good = tempfile::tempdir().unwrap();
+    let expected = verify(good.path());
+    let bad = tempfile::tempdir().unwrap();
+    let cache = bad.path().join("cache/digests.json");
+    fs::create_dir_all(cache.join("not-a-file")).unwrap();
+    let out = verify(bad.path());
+    assert_eq!(out.code, expected.code, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.stdout, expected.stdout);
+    assert!(
+        out.stderr.contains(&cache.display().to_string())
+            && out.stderr.contains("cannot save the digest cache"),
+        "{}",
+        out.stderr
+    );
+}

@@ -60,7 +60,6 @@ struct Set {
 
 #[derive(Deserialize, Clone)]
 struct Reference {
-    id: usize,
     library: String,
     version: String,
     call: String,
@@ -330,10 +329,23 @@ fn float64_refs() -> impl Iterator<Item = (&'static Set, &'static Reference)> {
 
 // ------------------------------------------------------------------ generic checks
 
+/// The fixture was made with the versions the generating script pins: a
+/// fixture regenerated with other library versions (or a script whose pins
+/// moved without regenerating it) fails here.
 #[test]
-fn fixture_records_pinned_library_versions() {
+fn fixture_versions_are_the_generating_scripts_pins() {
     let d = doc();
     assert_eq!(d.format, 1);
+    let script = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/make_metrics_fixtures.py"
+    ))
+    .unwrap();
+    let pins: BTreeMap<String, String> = script
+        .split_whitespace()
+        .filter_map(|w| w.split_once("=="))
+        .map(|(name, v)| (name.replace('-', "_"), v.to_string()))
+        .collect();
     for key in [
         "torch",
         "torchmetrics",
@@ -342,14 +354,20 @@ fn fixture_records_pinned_library_versions() {
         "scikit_learn",
         "numpy",
     ] {
-        assert!(d.versions.contains_key(key), "version of {key} missing");
+        let pinned = pins.get(key).unwrap_or_else(|| panic!("{key} not pinned"));
+        let recorded = d
+            .versions
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} missing"));
+        // torch's wheel reports its build as a local version (`+cu132`).
+        assert_eq!(recorded.split('+').next(), Some(pinned.as_str()), "{key}");
     }
     for s in &d.sets {
         for r in &s.references {
-            let key = r.library.replace('-', "_");
+            let pinned = &pins[&r.library.replace('-', "_")];
             assert_eq!(
-                Some(&r.version),
-                d.versions.get(&key),
+                r.version.split('+').next(),
+                Some(pinned.as_str()),
                 "{}: {}",
                 s.name,
                 r.call
@@ -447,8 +465,12 @@ fn binning_differences_only_arise_in_the_adversarial_sets_or_documented_cases() 
     }
 }
 
+/// torchmetrics' public function casts to float32: oodcal's arithmetic on
+/// the library's own bins, with the inputs and the bin edges rounded to
+/// float32 as that cast rounds them, reproduces it to the tolerance float32
+/// accumulation implies.
 #[test]
-fn torchmetrics_float32_public_path_is_its_float64_path_up_to_float32_rounding() {
+fn torchmetrics_float32_path_is_reproduced_from_float32_inputs() {
     let mut checked = 0;
     for s in &doc().sets {
         for r in s.references.iter().filter(|r| r.float64_twin.is_some()) {
@@ -467,16 +489,27 @@ fn torchmetrics_float32_public_path_is_its_float64_path_up_to_float32_rounding()
                 );
                 continue;
             }
-            let twin = &s.references[r.float64_twin.unwrap_or_default()];
-            assert_eq!(twin.id, r.float64_twin.unwrap_or_default());
-            let diff = (r.value() - twin.value()).abs();
+            // The twin's bins with edges and scores rounded as float32 rounds them.
+            let mut twin = s.references[r.float64_twin.unwrap_or_default()].clone();
+            for list in twin
+                .library_bins
+                .iter_mut()
+                .flat_map(|b| b.edges.iter_mut())
+            {
+                for e in list.iter_mut() {
+                    *e = format!("{:?}", num(e) as f32 as f64);
+                }
+            }
+            let rounded: Vec<f64> = rows(&s.probs).iter().map(|&p| p as f32 as f64).collect();
+            let preds32 = Predictions::from_probabilities(rounded, s.n_classes, s.labels.clone())
+                .unwrap_or_else(|e| panic!("{}: {e}", s.name));
+            let ours = reproduce_from_library_bins(&preds32, &twin);
             assert!(
-                diff <= r.tolerance,
-                "{} / {}: float32 {} vs float64 {}",
+                (ours - r.value()).abs() <= r.tolerance,
+                "{} / {}: oodcal on float32 inputs {ours}, torchmetrics float32 {}",
                 s.name,
                 r.call,
-                r.value(),
-                twin.value()
+                r.value()
             );
             checked += 1;
         }
@@ -484,8 +517,11 @@ fn torchmetrics_float32_public_path_is_its_float64_path_up_to_float32_rounding()
     assert!(checked > 80);
 }
 
+/// Where netcal refuses an input (two-class problems, tied quantile edges),
+/// oodcal computes the same variant: a finite value within its bounds.
 #[test]
-fn library_refusals_are_the_known_ones() {
+fn oodcal_scores_what_netcal_refuses() {
+    let mut checked = 0;
     for s in &doc().sets {
         for r in s.references.iter().filter(|r| r.error.is_some()) {
             let e = r.error.as_deref().unwrap_or_default();
@@ -497,8 +533,17 @@ fn library_refusals_are_the_known_ones() {
                 s.name,
                 r.call
             );
+            let value = ours(&s.predictions(), r);
+            assert!(
+                value.is_finite() && (0.0..=1.0).contains(&value),
+                "{} / {}: oodcal gives {value}",
+                s.name,
+                r.call
+            );
+            checked += 1;
         }
     }
+    assert!(checked > 0);
 }
 
 // ------------------------------------------------------------------ documented differences

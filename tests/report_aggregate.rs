@@ -220,3 +220,30 @@ fn different_engines_or_protocols_are_never_pooled() {
         "{warnings:?}"
     );
 }
+
+/// The rule covers every part of the group key: a record built with another
+/// Cargo.lock, or on other benchmark data, is set aside and named, never averaged in.
+#[test]
+fn another_cargo_lock_or_data_digest_is_never_pooled() {
+    type Edit = fn(&mut Synth);
+    let cases: [(&str, Edit); 2] = [
+        ("Cargo.lock", |s| s.cargo_lock = "3".repeat(64)),
+        ("benchmark data digest", |s| s.data_digest = "4".repeat(64)),
+    ];
+    for (what, edit) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        for seed in 0..3 {
+            Synth::new("m", 1000, seed)
+                .metrics(70.0, 50.0, 5.0)
+                .write(dir.path());
+        }
+        let mut other = Synth::new("m", 1000, 1).metrics(90.0, 90.0, 1.0);
+        edit(&mut other);
+        other.write(dir.path());
+        let agg = aggregate(load_records(dir.path()).unwrap());
+        assert_eq!(agg.runs.len(), 3, "{what}: pooled");
+        assert!(agg.runs.iter().all(|r| r.ood_accuracy == 50.0), "{what}");
+        assert_eq!(agg.other_groups.len(), 1, "{what}");
+        assert_eq!(agg.other_groups[0].differs_in, [what]);
+    }
+}

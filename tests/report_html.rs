@@ -15,6 +15,7 @@ fn build(scratch: &Path, records: &Path, out: &Path) -> Run {
         .arg("report")
         .arg("--study")
         .arg("experiments/quick.toml")
+        .arg("--all-records")
         .arg("--records")
         .arg(records)
         .arg("--out")
@@ -184,4 +185,41 @@ fn records_from_another_engine_are_set_aside_with_a_warning() {
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(html.contains("class=\"warning\">1 record(s) set aside"));
     assert!(html.contains("oodcal-engine-0"));
+}
+
+/// `--check` re-hashes the records too: a record changed after the report
+/// was built (even one re-signed so that it still verifies) is named.
+#[test]
+fn the_lock_check_names_a_changed_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = study(dir.path());
+    let out = dir.path().join("report");
+    assert_eq!(build(dir.path(), &records, &out).code, 0);
+    let folder = oodcal::record::store::record_dirs(&records)
+        .unwrap()
+        .remove(0);
+    let record = folder.join("record.json");
+    let text = std::fs::read_to_string(&record).unwrap();
+    let edited = text.replacen("\"wall_seconds\": 2.5", "\"wall_seconds\": 2.6", 1);
+    assert_ne!(edited, text);
+    std::fs::write(&record, &edited).unwrap();
+    let digest = oodcal::checksum::sha256_bytes(edited.as_bytes());
+    std::fs::write(
+        folder.join("record.sha256"),
+        format!("{digest}  record.json\n"),
+    )
+    .unwrap();
+    let r = run(oodcal(dir.path())
+        .arg("report")
+        .arg("--check")
+        .arg(&out)
+        .arg("--records")
+        .arg(&records));
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!("DRIFTED {}", record.display())),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("1 of"), "{}", r.stdout);
 }

@@ -3,119 +3,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{oodcal, repo, run};
+use common::tiny::{assert_same_outcome, TinyRepo};
+use common::{oodcal, run};
 use oodcal::record::store::read_verified;
-use oodcal::record::{RunRecord, RunStatus};
-
-/// A scratch repository: the real data manifest and a tiny study.
-struct TinyRepo {
-    dir: tempfile::TempDir,
-}
-
-const TINY_STUDY: &str = r#"
-[study]
-name = "tiny"
-runs_dir = "runs/tiny"
-
-[benchmark]
-dataset = "glyph-dg"
-test_domain = "art"
-resolution = 16
-holdout_fraction = 0.2
-
-[protocol]
-batch_per_domain = 4
-steps = STEPS
-eval_every = EVERY
-optimizers = ["sgd"]
-momentum = 0.9
-learning_rates = [LR]
-weight_decays = [0.0001]
-head = "add-linear"
-selection = "training-domain-validation"
-augment_id_validation = true
-seeds = [0]
-
-[[pretrain]]
-name = "corpus-2k-baseline"
-corpus = "glyph-corpus-2k"
-recipe = "baseline"
-steps = 4
-batch = 8
-learning_rate = 0.002
-seed = 0
-
-[[model]]
-name = "resnet-tiny"
-family = "resnet"
-size = "tiny"
-pretrain = "corpus-2k-baseline"
-
-[[model]]
-name = "vit-tiny-scratch"
-family = "vit"
-size = "tiny"
-"#;
-
-impl TinyRepo {
-    fn new(steps: u32, every: u32, lr: &str) -> TinyRepo {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(
-            repo().join("data-manifest.toml"),
-            dir.path().join("data-manifest.toml"),
-        )
-        .unwrap();
-        std::fs::create_dir_all(dir.path().join("experiments")).unwrap();
-        let study = TINY_STUDY
-            .replace("STEPS", &steps.to_string())
-            .replace("EVERY", &every.to_string())
-            .replace("LR", lr);
-        std::fs::write(dir.path().join("experiments/tiny.toml"), study).unwrap();
-        TinyRepo { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn cmd(&self, args: &[&str]) -> std::process::Command {
-        let mut cmd = oodcal(&self.path().join("scratch"));
-        cmd.arg("--manifest")
-            .arg(self.path().join("data-manifest.toml"))
-            .args(args)
-            .arg(self.path().join("experiments/tiny.toml"));
-        cmd
-    }
-
-    fn oodcal(&self, args: &[&str]) -> common::Run {
-        let out = run(&mut self.cmd(args));
-        assert_eq!(
-            out.code, 0,
-            "oodcal {args:?}\n{}\n{}",
-            out.stdout, out.stderr
-        );
-        out
-    }
-
-    fn runs_dir(&self) -> PathBuf {
-        self.path().join("runs/tiny")
-    }
-
-    fn record_dirs(&self) -> Vec<PathBuf> {
-        oodcal::record::store::record_dirs(&self.runs_dir()).unwrap()
-    }
-
-    fn records(&self) -> Vec<RunRecord> {
-        self.record_dirs()
-            .iter()
-            .map(|d| read_verified(d).unwrap_or_else(|e| panic!("{e}")))
-            .collect()
-    }
-}
+use oodcal::record::RunStatus;
 
 #[test]
 fn tiny_study_runs_skips_and_redoes_only_what_is_missing() {
@@ -304,10 +198,7 @@ fn killed_run_resumes_from_its_checkpoint() {
     clean.oodcal(&["run", "--only", "vit-tiny-scratch"]);
     let straight = &clean.records()[0];
     assert_eq!(straight.resumed_from, 0);
-    assert_eq!(resumed.run_id, straight.run_id);
-    assert_eq!(resumed.final_metrics, straight.final_metrics);
-    assert_eq!(resumed.evaluations, straight.evaluations);
-    assert_eq!(resumed.predictions, straight.predictions);
+    assert_same_outcome(resumed, straight);
 }
 
 /// The same study on wgpu (in CI: Mesa's lavapipe, installed by
@@ -365,6 +256,21 @@ fn records_verify_against_reference_results() {
         out.stdout
     );
     assert!(out.stdout.contains("differs by 5.0000"), "{}", out.stdout);
+
+    // On the same device, matching is exact: a shift far inside the
+    // cross-device tolerance is named too.
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let ece = &mut json["runs"][1]["metrics"]["ood_ece"];
+    *ece = serde_json::json!(ece.as_f64().unwrap() + 0.01);
+    let nudged = tiny.path().join("nudged.json");
+    std::fs::write(&nudged, serde_json::to_string(&json).unwrap()).unwrap();
+    let out = verify(&["--records", rec, "--reference", nudged.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("ood_ece") && out.stdout.contains("differs by 0.0100"),
+        "{}",
+        out.stdout
+    );
 
     // A reference made on another CPU: the records are held to the
     // cross-device tolerance (2 points pass), and `verify` says so.

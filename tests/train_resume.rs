@@ -3,7 +3,7 @@
 mod train_support;
 
 use oodcal::model::{Family, ModelSpec, Size};
-use oodcal::train::{train, CheckpointError, OptimizerSpec, TrainConfig, TrainError};
+use oodcal::train::{train, OptimizerSpec, TrainConfig};
 use train_support::{device, flat_params, toy_source, B};
 
 const SIZE: usize = 16;
@@ -73,45 +73,78 @@ fn resumed_vit_with_adamw_matches_an_uninterrupted_run() {
     assert_resume_is_exact(Family::Vit, OptimizerSpec::adamw(1e-3, 0.05));
 }
 
+/// How a checkpoint found at the start of a run is damaged or misplaced.
+enum Fault {
+    OtherConfiguration,
+    OtherOwner,
+    FlippedByte,
+    Truncated,
+}
+
+/// A checkpoint that does not verify, or belongs to another run, is set
+/// aside (renamed, with a note) and the run starts from step 0: it then ends
+/// exactly as an uninterrupted run, instead of resuming from damaged weights
+/// or failing at every attempt.
 #[test]
-fn a_checkpoint_from_another_configuration_is_refused() {
+fn a_damaged_or_misplaced_checkpoint_is_set_aside_and_the_run_starts_afresh() {
     let spec = ModelSpec::new(Family::ResNet, Size::Tiny).with_image_size(SIZE);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("run.ckpt");
+    let build = || spec.build::<B>(4, 5, &device()).unwrap();
+    let sgd = || config(OptimizerSpec::sgd(0.05, 0.0));
     let mut source = toy_source(4, SIZE, 4);
-    let first = config(OptimizerSpec::sgd(0.05, 0.0))
-        .with_checkpoint(&path, 2)
-        .with_stop_after(2);
-    train(
-        spec.build::<B>(4, 5, &device()).unwrap(),
-        &first,
-        &mut source,
-        |_, _| Ok(()),
-        &device(),
-    )
-    .unwrap();
-
-    let other_lr = config(OptimizerSpec::sgd(0.1, 0.0)).with_checkpoint(&path, 2);
-    let model = spec.build::<B>(4, 5, &device()).unwrap();
-    let err = train(model, &other_lr, &mut source, |_, _| Ok(()), &device())
-        .err()
+    let straight = train(build(), &sgd(), &mut source, |_, _| Ok(()), &device()).unwrap();
+    for fault in [
+        Fault::OtherConfiguration,
+        Fault::OtherOwner,
+        Fault::FlippedByte,
+        Fault::Truncated,
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.ckpt");
+        let mut first = sgd()
+            .with_checkpoint(&path, 2)
+            .with_checkpoint_owner("run-a")
+            .with_stop_after(2);
+        if let Fault::OtherConfiguration = fault {
+            first.optimizer = OptimizerSpec::sgd(0.1, 0.0);
+        }
+        train(build(), &first, &mut source, |_, _| Ok(()), &device()).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        match fault {
+            Fault::FlippedByte => {
+                let middle = bytes.len() / 2;
+                bytes[middle] ^= 0x10;
+            }
+            Fault::Truncated => bytes.truncate(bytes.len() / 2),
+            _ => {}
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let owner = match fault {
+            Fault::OtherOwner => "run-b",
+            _ => "run-a",
+        };
+        let resumed_config = sgd()
+            .with_checkpoint(&path, 100)
+            .with_checkpoint_owner(owner);
+        let out = train(
+            build(),
+            &resumed_config,
+            &mut source,
+            |_, _| Ok(()),
+            &device(),
+        )
         .unwrap();
-    assert!(
-        matches!(
-            err,
-            TrainError::Checkpoint(CheckpointError::Mismatch { .. })
-        ),
-        "{err}"
-    );
-
-    std::fs::write(&path, b"OODCAL-CKPT 1\n\x05").unwrap();
-    let same = config(OptimizerSpec::sgd(0.05, 0.0)).with_checkpoint(&path, 2);
-    let model = spec.build::<B>(4, 5, &device()).unwrap();
-    let err = train(model, &same, &mut source, |_, _| Ok(()), &device())
-        .err()
-        .unwrap();
-    assert!(
-        matches!(err, TrainError::Checkpoint(CheckpointError::Format { .. })),
-        "{err}"
-    );
+        let note = out.set_aside.clone().expect("the checkpoint is set aside");
+        let words = match fault {
+            Fault::OtherConfiguration => "saved",
+            Fault::OtherOwner => "belongs to run `run-a`, not `run-b`",
+            Fault::FlippedByte | Fault::Truncated => "SHA-256 does not match",
+        };
+        assert!(
+            note.contains(words) && note.contains("run.ckpt.rejected"),
+            "{note}"
+        );
+        assert!(dir.path().join("run.ckpt.rejected").exists());
+        assert_eq!(out.resumed_from, 0, "{note}");
+        assert_eq!(out.losses, straight.losses, "{note}");
+    }
 }
