@@ -142,14 +142,16 @@ fn two_processes_on_one_study_train_each_run_once() {
             .unwrap()
     };
     let (a, mut b) = (spawn(), spawn());
-    // Kill b once a first record exists (b may be mid-run or between runs).
+    // Kill b once half the runs are recorded (it may be mid-run or between runs).
     let deadline = Instant::now() + Duration::from_secs(300);
-    while tiny
-        .record_dirs()
-        .iter()
-        .all(|d| !d.join("record.sha256").exists())
-    {
-        assert!(Instant::now() < deadline, "no record appeared");
+    let recorded = || {
+        let dirs = tiny.record_dirs();
+        dirs.iter()
+            .filter(|d| d.join("record.sha256").exists())
+            .count()
+    };
+    while recorded() < 3 {
+        assert!(Instant::now() < deadline, "no records appeared");
         std::thread::sleep(Duration::from_millis(20));
     }
     b.kill().unwrap();
@@ -163,8 +165,7 @@ fn two_processes_on_one_study_train_each_run_once() {
     let b_out = String::from_utf8_lossy(&b.stdout);
     let a_out = String::from_utf8_lossy(&a.stdout);
     assert!(
-        a_out.contains("being trained by another process")
-            || b_out.contains("being trained by another process"),
+        a_out.contains("; left to it") || b_out.contains("; left to it"),
         "the two processes never met:\n{a_out}\n{b_out}"
     );
     let logs = [&a.stdout, &b.stdout, &later.stdout.into_bytes()]
