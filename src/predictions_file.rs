@@ -65,9 +65,12 @@ fn read_frame(path: &Path) -> Result<DataFrame> {
 /// repeated name (`label` → `label_duplicated_0`), which would silently make
 /// a second label column a class.
 fn check_header(path: &Path) -> Result<()> {
-    let text = std::fs::read_to_string(path)
+    let mut first = String::new();
+    File::open(path)
+        .map(std::io::BufReader::new)
+        .and_then(|mut r| std::io::BufRead::read_line(&mut r, &mut first))
         .with_context(|| format!("{}: cannot read", path.display()))?;
-    let header = csv_records(&text).next().unwrap_or_default();
+    let header = csv_records(&first).next().unwrap_or_default();
     let mut seen = std::collections::BTreeSet::new();
     for name in &header {
         if !seen.insert(name.as_str()) {

@@ -237,7 +237,7 @@ fn another_cargo_lock_or_data_digest_is_never_pooled() {
                 .metrics(70.0, 50.0, 5.0)
                 .write(dir.path());
         }
-        let mut other = Synth::new("m", 1000, 1).metrics(90.0, 90.0, 1.0);
+        let mut other = Synth::new("m", 1000, 7).metrics(90.0, 90.0, 1.0);
         edit(&mut other);
         other.write(dir.path());
         let agg = aggregate(load_records(dir.path()).unwrap());
