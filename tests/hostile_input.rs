@@ -85,7 +85,7 @@ fn a_record_of_another_study_is_set_aside() {
         report
             .stderr
             .contains("1 verified record(s) set aside as not runs of this study")
-            && report.stderr.contains("it is a run of study `other`")
+            && report.stderr.contains("1 from study `other` (")
             && report.stderr.contains("from 2 completed runs"),
         "{}",
         report.stderr

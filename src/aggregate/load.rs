@@ -34,8 +34,8 @@ pub struct Loaded {
     /// Records that failed verification, each naming its file.
     pub corrupt: Vec<String>,
     /// Verified records that are not runs of the reported study (another
-    /// study's, or planned from another version of the manifest), each with why.
-    pub not_planned: Vec<String>,
+    /// study's, or planned from another version of the manifest): (folder, why).
+    pub not_planned: Vec<(String, String)>,
 }
 
 impl Loaded {
@@ -49,10 +49,10 @@ impl Loaded {
         self.runs = keep;
         for r in other {
             let why = match r.record.study == name {
-                true => "its run id is not in the plan of this study's manifest".to_string(),
-                false => format!("it is a run of study `{}`", r.record.study),
+                true => "with run ids this study's manifest does not plan".to_string(),
+                false => format!("from study `{}`", r.record.study),
             };
-            self.not_planned.push(format!("{}: {why}", r.folder));
+            self.not_planned.push((r.folder, why));
         }
     }
 }

@@ -60,7 +60,7 @@ pub struct Aggregate {
     pub other_groups: Vec<OtherGroup>,
     pub unfinished: usize,
     /// Verified records set aside as not planned by the study (see [`Loaded::keep_planned`]).
-    pub not_planned: Vec<String>,
+    pub not_planned: Vec<(String, String)>,
 }
 
 /// Aggregates loaded records: picks the reported group and computes everything from it.

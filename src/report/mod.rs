@@ -115,7 +115,10 @@ fn build(
 pub fn warnings(agg: &Aggregate) -> Vec<String> {
     let mut w = Vec::new();
     if agg.key.is_none() {
-        w.push("No verified run records were found: there is nothing to report yet.".to_string());
+        w.push(
+            "No verified run records of this study were found: there is nothing to report yet."
+                .to_string(),
+        );
     }
     for g in &agg.other_groups {
         w.push(format!(
@@ -135,7 +138,7 @@ pub fn warnings(agg: &Aggregate) -> Vec<String> {
         w.push(format!(
             "{} verified record(s) set aside as not runs of this study: {}.",
             agg.not_planned.len(),
-            agg.not_planned.join("; ")
+            not_planned_by_reason(&agg.not_planned)
         ));
     }
     if agg.unfinished > 0 {
@@ -145,6 +148,33 @@ pub fn warnings(agg: &Aggregate) -> Vec<String> {
         ));
     }
     w
+}
+
+/// `N <reason> (<first folders>, ...)` for each reason, folders shortened
+/// to 12 characters as run ids are shown elsewhere.
+fn not_planned_by_reason(records: &[(String, String)]) -> String {
+    let mut by_reason: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (folder, why) in records {
+        by_reason.entry(why).or_default().push(folder);
+    }
+    let shown = 3;
+    let groups: Vec<String> = by_reason
+        .into_iter()
+        .map(|(why, folders)| {
+            let mut names: Vec<&str> = folders
+                .iter()
+                .take(shown)
+                .map(|f| &f[..f.len().min(12)])
+                .collect();
+            let more = folders.len().saturating_sub(shown);
+            let more = format!("{more} more");
+            if folders.len() > shown {
+                names.push(&more);
+            }
+            format!("{} {why} ({})", folders.len(), names.join(", "))
+        })
+        .collect();
+    groups.join("; ")
 }
 
 const TABLES: [&str; 5] = ["runs", "selected", "oracle", "summary", "claims"];
