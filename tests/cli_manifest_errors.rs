@@ -266,3 +266,14 @@ fn numeric_fields_out_of_range_are_located() {
         assert_located(&out, at, value_column(line), words);
     }
 }
+
+/// The selection rule is read into the aggregation's own type: an unknown
+/// rule is refused where it is written.
+#[test]
+fn unknown_selection_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = "selection = \"best-guess\"";
+    let (text, at) = with_nth_line(&quick(), "selection", 0, line);
+    let out = plan_text(dir.path(), &text);
+    assert_located(&out, at, value_column(line), "unknown variant `best-guess`");
+}

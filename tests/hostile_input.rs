@@ -267,11 +267,7 @@ fn finished_folder() -> &'static (tempfile::TempDir, Vec<u8>) {
 }
 
 fn report_html(records: &Path, out: &Path) -> anyhow::Result<Vec<u8>> {
-    let meta = StudyMeta {
-        name: "damage".to_string(),
-        description: String::new(),
-        manifest: None,
-    };
+    let meta = StudyMeta::without_manifest("damage", "");
     let summary = build_report_for(&meta, records, out)?;
     Ok(std::fs::read(summary.index_html)?)
 }

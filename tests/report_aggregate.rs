@@ -44,7 +44,7 @@ fn selection_keeps_the_highest_id_accuracy_per_model_and_seed() {
         assert_eq!(row.id_accuracy, 80.0);
         assert_eq!(row.ood_accuracy, 51.0 + seed as f64);
     }
-    for row in &agg.oracle {
+    for row in &agg.check {
         assert_eq!((row.learning_rate, row.weight_decay), (0.1, 0.0));
     }
 }

@@ -15,11 +15,7 @@ fn chromium_renders_the_report_without_console_errors() {
     let records = dir.path().join("runs");
     claims_study(&records, false);
     let out = dir.path().join("report");
-    let meta = StudyMeta {
-        name: "browser-test".to_string(),
-        description: "claims study rendered by chromium".to_string(),
-        manifest: None,
-    };
+    let meta = StudyMeta::without_manifest("browser-test", "claims study rendered by chromium");
     let summary = build_report_for(&meta, &records, &out).unwrap();
     let shot = dir.path().join("shot.png");
     let output = Command::new("chromium")

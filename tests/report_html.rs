@@ -223,3 +223,57 @@ fn the_lock_check_names_a_changed_record() {
     );
     assert!(r.stdout.contains("1 of"), "{}", r.stdout);
 }
+
+/// `protocol.selection` is what the report selects by: a manifest that asks
+/// for the test-domain oracle gets the oracle's runs as its selection, and
+/// training-domain validation beside them as the check.
+#[test]
+fn the_manifests_selection_rule_picks_the_selected_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("runs");
+    // Per seed, ID accuracy peaks at lr 0.01, OOD accuracy at lr 0.1.
+    for seed in 0..2 {
+        for (lr, id, ood) in [(0.01, 80.0, 50.0), (0.1, 70.0, 60.0)] {
+            Synth::new("m", 1000, seed)
+                .grid(lr, 1e-4)
+                .metrics(id, ood, 5.0)
+                .write(&records);
+        }
+    }
+    let quick = std::fs::read_to_string(common::repo().join("experiments/quick.toml")).unwrap();
+    let by_oracle = quick.replace(
+        "selection = \"training-domain-validation\"",
+        "selection = \"test-domain-oracle\"",
+    );
+    assert_ne!(by_oracle, quick);
+    let manifest = dir.path().join("oracle.toml");
+    std::fs::write(&manifest, by_oracle).unwrap();
+    let (tdv, oracle) = (dir.path().join("tdv"), dir.path().join("oracle"));
+    assert_eq!(build(dir.path(), &records, &tdv).code, 0);
+    let r = run(oodcal(dir.path())
+        .args(["report", "--all-records", "--study"])
+        .arg(&manifest)
+        .arg("--records")
+        .arg(&records)
+        .arg("--out")
+        .arg(&oracle));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let read = |dir: &Path, name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let lr_of_selected = |dir: &Path| read(dir, "selected.csv").matches(",sgd,0.1,").count();
+    assert_eq!(
+        lr_of_selected(&tdv),
+        0,
+        "training-domain validation picks lr 0.01"
+    );
+    assert_eq!(lr_of_selected(&oracle), 2, "the oracle picks lr 0.1");
+    // The check beside each selection is the other rule's, named after it.
+    assert_eq!(read(&oracle, "selected.csv"), read(&tdv, "oracle.csv"));
+    assert_eq!(
+        read(&oracle, "training-domain-validation.csv"),
+        read(&tdv, "selected.csv")
+    );
+    assert!(!oracle.join("oracle.csv").exists());
+    let html = read(&oracle, "index.html");
+    assert!(html.contains("<h3>Selected runs (test-domain oracle)</h3>"));
+    assert!(html.contains("<h3>Check: training-domain validation</h3>"));
+}

@@ -4,7 +4,8 @@
 //! * [`load`]: read and verify every record of a folder; corrupt ones are named.
 //! * [`group`]: never pool runs from different engines, locks, data or protocols.
 //! * [`rows`]: one flat row per run (failed runs kept apart).
-//! * [`select`]: training-domain validation (and the test-domain oracle as a check).
+//! * [`select`]: the study's selection rule (training-domain validation in the
+//!   paper), with the other rule beside it as a check.
 //! * [`summary`]: per-model mean ± standard error over seeds.
 //! * [`claims`]: the paper's claims with bootstrap intervals and computed verdicts.
 //! * [`stats`]: ranks, Spearman, probit, least squares.
@@ -53,8 +54,11 @@ pub struct Aggregate {
     /// Completed runs of the group, sorted by label, seed, run id.
     pub runs: Vec<RunRow>,
     pub failed: Vec<FailedRun>,
+    /// The study's selection rule, and the runs it selects.
+    pub rule: Rule,
     pub selected: Vec<RunRow>,
-    pub oracle: Vec<RunRow>,
+    /// The runs the other rule selects (`rule.check()`), shown as a check.
+    pub check: Vec<RunRow>,
     pub models: Vec<ModelSummary>,
     pub claims: Vec<ClaimResult>,
     pub other_groups: Vec<OtherGroup>,
@@ -63,8 +67,14 @@ pub struct Aggregate {
     pub not_planned: Vec<(String, String)>,
 }
 
-/// Aggregates loaded records: picks the reported group and computes everything from it.
+/// Aggregates loaded records with the paper's selection rule.
 pub fn aggregate(loaded: Loaded) -> Aggregate {
+    aggregate_by(loaded, Rule::TrainingDomainValidation)
+}
+
+/// Aggregates loaded records: picks the reported group, selects one run per
+/// model and seed by `rule`, and computes everything from it.
+pub fn aggregate_by(loaded: Loaded, rule: Rule) -> Aggregate {
     let unfinished = loaded.unfinished.len();
     let not_planned = loaded.not_planned;
     let mut groups = split_groups(loaded.runs).into_iter();
@@ -74,8 +84,9 @@ pub fn aggregate(loaded: Loaded) -> Aggregate {
             records: Vec::new(),
             runs: Vec::new(),
             failed: Vec::new(),
+            rule,
             selected: Vec::new(),
-            oracle: Vec::new(),
+            check: Vec::new(),
             models: Vec::new(),
             claims: evaluate_claims(&[], &CLAIM_BOOTSTRAP),
             other_groups: Vec::new(),
@@ -99,8 +110,8 @@ pub fn aggregate(loaded: Loaded) -> Aggregate {
         ))
     });
     let failed = main.runs.iter().filter_map(rows::failed_run).collect();
-    let selected = select(&runs, Rule::TrainingDomainValidation);
-    let oracle = select(&runs, Rule::TestDomainOracle);
+    let selected = select(&runs, rule);
+    let check = select(&runs, rule.check());
     let models = summarise(&selected);
     let claims = evaluate_claims(&selected, &CLAIM_BOOTSTRAP);
     Aggregate {
@@ -108,8 +119,9 @@ pub fn aggregate(loaded: Loaded) -> Aggregate {
         records: main.runs,
         runs,
         failed,
+        rule,
         selected,
-        oracle,
+        check,
         models,
         claims,
         other_groups,

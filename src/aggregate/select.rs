@@ -6,13 +6,14 @@
 //! oracle (highest OOD accuracy) peeks at the test domain; it is reported only
 //! as a check of how much the honest rule leaves on the table.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use super::rows::RunRow;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// A model-selection rule, as a study manifest names it (`protocol.selection`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rule {
     TrainingDomainValidation,
@@ -24,6 +25,22 @@ impl Rule {
         match self {
             Rule::TrainingDomainValidation => "training-domain validation",
             Rule::TestDomainOracle => "test-domain oracle",
+        }
+    }
+
+    /// The rule reported beside this one as a check.
+    pub fn check(self) -> Rule {
+        match self {
+            Rule::TrainingDomainValidation => Rule::TestDomainOracle,
+            Rule::TestDomainOracle => Rule::TrainingDomainValidation,
+        }
+    }
+
+    /// Name of the table of the runs this rule selects, when it is the check.
+    pub fn check_table(self) -> &'static str {
+        match self {
+            Rule::TrainingDomainValidation => "training-domain-validation",
+            Rule::TestDomainOracle => "oracle",
         }
     }
 

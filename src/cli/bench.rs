@@ -325,11 +325,10 @@ fn bench_report(models: usize, seeds: u64, dir: Option<PathBuf>) -> Result<()> {
         "wrote {n} synthetic records in {:.2}s (setup, not timed below)",
         t.elapsed().as_secs_f64()
     );
-    let meta = StudyMeta {
-        name: "synthetic".to_string(),
-        description: format!("{n} synthetic records for `oodcal bench report`"),
-        manifest: None,
-    };
+    let meta = StudyMeta::without_manifest(
+        "synthetic",
+        &format!("{n} synthetic records for `oodcal bench report`"),
+    );
     let start = Instant::now();
     let loaded = load_records(&records)?;
     let load_s = start.elapsed().as_secs_f64();

@@ -21,6 +21,8 @@ pub struct StudyMeta {
     pub description: String,
     /// (path as shown, sha256) of the study manifest, when built from one.
     pub manifest: Option<(String, String)>,
+    /// The manifest's `protocol.selection` (the paper's rule without one).
+    pub selection: crate::aggregate::Rule,
 }
 
 /// "12.34 ± 0.56", or "12.34" for a single seed.
@@ -103,18 +105,23 @@ fn run_rows(rows: &[RunRow]) -> Vec<Value> {
         .collect()
 }
 
-/// Test-domain validation vs oracle, per model: how much peeking would gain.
-fn oracle_rows(a: &Aggregate) -> Vec<Value> {
-    let oracle = crate::aggregate::summarise(&a.oracle);
+/// The study's rule beside the check rule, per model: OOD accuracy under
+/// training-domain validation and the oracle, and how much peeking gains.
+fn check_rows(a: &Aggregate) -> Vec<Value> {
+    let check = crate::aggregate::summarise(&a.check);
     a.models
         .iter()
-        .zip(&oracle)
-        .map(|(m, o)| {
+        .zip(&check)
+        .map(|(m, c)| {
+            let (tdv, oracle) = match a.rule {
+                crate::aggregate::Rule::TrainingDomainValidation => (m, c),
+                crate::aggregate::Rule::TestDomainOracle => (c, m),
+            };
             context! {
                 label => m.label.clone(),
-                tdv => mean_se(&m.ood_accuracy),
-                oracle => mean_se(&o.ood_accuracy),
-                gap => format!("{:.2}", o.ood_accuracy.mean - m.ood_accuracy.mean),
+                tdv => mean_se(&tdv.ood_accuracy),
+                oracle => mean_se(&oracle.ood_accuracy),
+                gap => format!("{:.2}", oracle.ood_accuracy.mean - tdv.ood_accuracy.mean),
             }
         })
         .collect()
@@ -187,7 +194,9 @@ pub fn render(page: &Page) -> Result<String> {
         figures => figure_values(page.figures),
         reliability => figure_values(page.reliability),
         selected => run_rows(&a.selected),
-        oracle => oracle_rows(a),
+        selection => a.rule.name(),
+        by_oracle => a.rule == crate::aggregate::Rule::TestDomainOracle,
+        check => check_rows(a),
         failed => a.failed.iter().map(|f| context! { label => f.label.clone(), seed => f.seed, lr => format!("{}", f.learning_rate), wd => format!("{}", f.weight_decay), step => f.step, reason => f.reason.clone(), run => f.run_id.get(..12).unwrap_or(&f.run_id) }).collect::<Vec<_>>(),
         reference => Value::from(Serde(page.reference)),
         provenance => Value::from(Serde(page.provenance)),

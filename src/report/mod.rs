@@ -26,7 +26,7 @@ pub mod synthetic;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
-use crate::aggregate::{aggregate, frames, load_records, Aggregate, Verdict};
+use crate::aggregate::{aggregate_by, frames, load_records, Aggregate, Verdict};
 use crate::checksum::{sha256_bytes, sha256_file};
 use crate::inputs::Catalogue;
 use crate::study::{expand, Study};
@@ -55,6 +55,17 @@ pub struct ReportSummary {
 }
 
 impl StudyMeta {
+    /// A study known only by name (records without their manifest): the
+    /// paper's selection rule applies.
+    pub fn without_manifest(name: &str, description: &str) -> StudyMeta {
+        StudyMeta {
+            name: name.to_string(),
+            description: description.to_string(),
+            manifest: None,
+            selection: crate::aggregate::Rule::TrainingDomainValidation,
+        }
+    }
+
     pub fn from_study(study: &Study) -> Result<StudyMeta> {
         let sha = sha256_file(&study.file)
             .with_context(|| format!("{}: cannot read the study manifest", study.file.display()))?;
@@ -67,6 +78,7 @@ impl StudyMeta {
             name: study.name().to_string(),
             description: study.header.description.clone(),
             manifest: Some((shown, sha)),
+            selection: study.protocol.selection,
         })
     }
 }
@@ -108,7 +120,12 @@ fn build(
     if let Some((name, planned)) = plan {
         loaded.keep_planned(name, planned);
     }
-    write_report(meta, &aggregate(loaded), records_dir, out_dir)
+    write_report(
+        meta,
+        &aggregate_by(loaded, meta.selection),
+        records_dir,
+        out_dir,
+    )
 }
 
 /// The notices shown at the top of the page.
@@ -177,8 +194,6 @@ fn not_planned_by_reason(records: &[(String, String)]) -> String {
     groups.join("; ")
 }
 
-const TABLES: [&str; 5] = ["runs", "selected", "oracle", "summary", "claims"];
-
 /// Writes every output of an aggregate: tables, page, lock.
 pub fn write_report(
     meta: &StudyMeta,
@@ -244,15 +259,19 @@ pub fn write_report(
     })
 }
 
+/// The tables: every run, the runs the study's rule selects, those the check
+/// rule selects (named after it: `oracle` in the paper's setting), the
+/// per-model summary and the claims.
 fn write_tables(agg: &Aggregate, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    let check = agg.rule.check().check_table();
     let mut written = Vec::new();
-    for name in TABLES {
+    for name in ["runs", "selected", check, "summary", "claims"] {
         let mut frame = match name {
             "runs" => frames::runs_frame(&agg.runs),
             "selected" => frames::runs_frame(&agg.selected),
-            "oracle" => frames::runs_frame(&agg.oracle),
             "summary" => frames::summary_frame(&agg.models),
-            _ => frames::claims_frame(&agg.claims),
+            "claims" => frames::claims_frame(&agg.claims),
+            _ => frames::runs_frame(&agg.check),
         }
         .with_context(|| format!("building the {name} table"))?;
         written.extend(frames::write_table(out_dir, name, &mut frame)?);

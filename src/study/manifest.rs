@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
+use crate::aggregate::Rule;
 use crate::inputs::{relative_path, Catalogue};
 use crate::model::ModelSpec;
 use crate::source_error::SourceError;
@@ -61,13 +62,6 @@ pub enum HeadMode {
     Replace,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Selection {
-    TrainingDomainValidation,
-    TestDomainOracle,
-}
-
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Protocol {
@@ -80,7 +74,8 @@ pub struct Protocol {
     pub learning_rates: Vec<f64>,
     pub weight_decays: Vec<f64>,
     pub head: HeadMode,
-    pub selection: Selection,
+    /// How the report picks one run per model and seed from the grid.
+    pub selection: Rule,
     /// DomainBed quirk: ID-validation splits evaluated with training augmentation.
     pub augment_id_validation: bool,
     /// Seeds of the trials (DomainBed's trial_seed: split and initialisation).
