@@ -23,10 +23,10 @@ use crate::data::augment::FineTuneAug;
 use crate::data::batch::Transform;
 use crate::data::ImageSet;
 use crate::model::efficientnet_lite::{IMAGENET_1K_IMAGES, PRETRAINING};
-use crate::model::{HeadMode, Network};
+use crate::model::Network;
 use crate::record::store::write_record;
 use crate::record::{CodeVersion, Evaluation, ModelInfo, RunRecord, RunStatus, RECORD_SCHEMA};
-use crate::study::{self, Optimizer, PlannedRun};
+use crate::study::{Optimizer, PlannedRun};
 use crate::train::{
     load_weights, logits_of_trained, train, BackendJob, BatchSource, DeviceInfo, OptimizerSpec,
     TrainConfig, TrainError, TrainRng,
@@ -172,10 +172,7 @@ impl FineTuneJob<'_> {
         let spec = super::pretrain::model_spec(&self.run.spec.model, self.resolution as u32)?;
         let seed = self.run.spec.seed;
         let classes = self.set.class_names.len();
-        let head = match self.run.spec.head {
-            study::HeadMode::AddLinear => HeadMode::AddLinear,
-            study::HeadMode::Replace => HeadMode::Replace,
-        };
+        let head = self.run.spec.head;
         let model = match &self.start {
             Start::Scratch => spec.build::<B>(classes, seed, device)?,
             Start::Pretrained {

@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use crate::aggregate::Rule;
 use crate::inputs::{relative_path, Catalogue};
-use crate::model::ModelSpec;
+use crate::model::{HeadMode, ModelSpec};
 use crate::source_error::SourceError;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -51,15 +51,6 @@ impl Optimizer {
             Optimizer::Adam => "adam",
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum HeadMode {
-    /// The paper: keep the pre-trained head, add a new linear layer on top.
-    AddLinear,
-    /// Replace the head by a new linear layer on the features.
-    Replace,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -12,8 +12,9 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-use super::manifest::{Benchmark, HeadMode, ModelEntry, Optimizer, PretrainEntry};
+use super::manifest::{Benchmark, ModelEntry, Optimizer, PretrainEntry};
 use crate::checksum::sha256_bytes;
+use crate::model::HeadMode;
 
 /// Version tag of the spec layout; bump it when the meaning of a field changes.
 pub const RUN_SPEC_SCHEMA: &str = "oodcal-run-spec-v2";
