@@ -8,51 +8,24 @@
 //! `tests/fixtures/numpy_shuffle.json` were produced with numpy by
 //! `scripts/numpy_split_fixture.py`.
 
-/// Mersenne Twister MT19937 with numpy's legacy integer seeding.
+/// numpy's legacy `RandomState`: the MT19937 generator (`rand_mt`, seeded
+/// with `init_genrand` as numpy seeds an integer) and numpy's own bounded
+/// draws on top of it.
 pub struct Mt19937 {
-    mt: [u32; 624],
-    idx: usize,
+    mt: rand_mt::Mt,
 }
 
 impl Mt19937 {
-    /// `np.random.RandomState(seed)` for `0 <= seed < 2**32`
-    /// (`init_genrand`).
+    /// `np.random.RandomState(seed)` for `0 <= seed < 2**32`.
     pub fn new(seed: u32) -> Self {
-        let mut mt = [0u32; 624];
-        mt[0] = seed;
-        for i in 1..624 {
-            mt[i] = 1_812_433_253u32
-                .wrapping_mul(mt[i - 1] ^ (mt[i - 1] >> 30))
-                .wrapping_add(i as u32);
+        Mt19937 {
+            mt: rand_mt::Mt::new(seed),
         }
-        Mt19937 { mt, idx: 624 }
-    }
-
-    fn twist(&mut self) {
-        const UPPER: u32 = 0x8000_0000;
-        const LOWER: u32 = 0x7FFF_FFFF;
-        for i in 0..624 {
-            let y = (self.mt[i] & UPPER) | (self.mt[(i + 1) % 624] & LOWER);
-            let mut v = self.mt[(i + 397) % 624] ^ (y >> 1);
-            if y & 1 != 0 {
-                v ^= 0x9908_B0DF;
-            }
-            self.mt[i] = v;
-        }
-        self.idx = 0;
     }
 
     /// The next tempered 32-bit output (`genrand_int32`).
     pub fn next_u32(&mut self) -> u32 {
-        if self.idx >= 624 {
-            self.twist();
-        }
-        let mut y = self.mt[self.idx];
-        self.idx += 1;
-        y ^= y >> 11;
-        y ^= (y << 7) & 0x9D2C_5680;
-        y ^= (y << 15) & 0xEFC6_0000;
-        y ^ (y >> 18)
+        self.mt.next_u32()
     }
 
     /// numpy's `random_interval(max)`: uniform in `[0, max]` by masked
