@@ -65,15 +65,13 @@ fn read_frame(path: &Path) -> Result<DataFrame> {
 /// repeated name (`label` → `label_duplicated_0`), which would silently make
 /// a second label column a class.
 fn check_header(path: &Path) -> Result<()> {
-    let mut first = String::new();
-    File::open(path)
-        .map(std::io::BufReader::new)
-        .and_then(|mut r| std::io::BufRead::read_line(&mut r, &mut first))
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    let header = csv_records(&first).next().unwrap_or_default();
+    let mut reader = csv_reader(path)?;
+    let header = reader
+        .headers()
+        .with_context(|| format!("{}: line 1: cannot read the header", path.display()))?;
     let mut seen = std::collections::BTreeSet::new();
-    for name in &header {
-        if !seen.insert(name.as_str()) {
+    for name in header {
+        if !seen.insert(name) {
             bail!(
                 "{}: line 1: column `{name}` appears twice in the header",
                 path.display()
@@ -86,41 +84,30 @@ fn check_header(path: &Path) -> Result<()> {
 /// The first data row whose field count differs from the header's, as an
 /// error naming it (the CSV reader's own message has no row number).
 fn csv_shape_error(path: &Path) -> Option<anyhow::Error> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let mut records = csv_records(&text);
-    let columns = records.next()?.len();
-    let (row, fields) = records
-        .enumerate()
-        .find(|(_, r)| r.len() != columns && !(r.len() == 1 && r[0].is_empty()))?;
+    let mut reader = csv_reader(path).ok()?;
+    let e = reader.records().find_map(Result::err)?;
+    let csv::ErrorKind::UnequalLengths {
+        pos: Some(pos),
+        expected_len,
+        len,
+    } = e.kind()
+    else {
+        return None;
+    };
     Some(anyhow::anyhow!(
-        "{}: row {} (line {}): {} fields, the header has {columns}",
+        "{}: row {} (line {}): {len} fields, the header has {expected_len}",
         path.display(),
-        row + 1,
-        row + 2,
-        fields.len()
+        pos.line() - 1,
+        pos.line()
     ))
 }
 
-/// The records of a CSV text (RFC 4180 quoting; one record per line, as
-/// oodcal's own files and the reader above require).
-fn csv_records(text: &str) -> impl Iterator<Item = Vec<String>> + '_ {
-    text.lines().map(|line| {
-        let mut fields = vec![String::new()];
-        let mut quoted = false;
-        let mut chars = line.trim_end_matches('\r').chars().peekable();
-        while let Some(c) = chars.next() {
-            match (c, quoted) {
-                ('"', true) if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    fields.last_mut().expect("one field").push('"');
-                }
-                ('"', _) => quoted = !quoted,
-                (',', false) => fields.push(String::new()),
-                (c, _) => fields.last_mut().expect("one field").push(c),
-            }
-        }
-        fields
-    })
+fn csv_reader(path: &Path) -> Result<csv::Reader<File>> {
+    csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_path(path)
+        .with_context(|| format!("{}: cannot open", path.display()))
 }
 
 type Extracted = (Vec<f64>, usize, Vec<u32>, Vec<String>);
