@@ -2,8 +2,29 @@
 //! of Pre-trained Model Selection for Out-of-Distribution Generalization and
 //! Calibration" (arXiv 2307.08187).
 //!
-//! Modules follow the data flow: `inputs` (pinned inputs) and `study`
-//! (manifests, planned runs) feed training; `checksum` underlies all checks.
+//! Modules in data-flow order (`ARCHITECTURE.md` draws the arrows):
+//!
+//! * [`inputs`]: what studies read (datasets, weights, reference tables), pinned
+//!   in `data-manifest.toml`; `verify` and `fetch`.
+//! * [`study`]: study manifests and their expansion into runs with
+//!   content-addressed ids (`plan`).
+//! * [`data`]: images from a seed or a DomainBed folder to batches: generators,
+//!   splits, preprocessing, augmentation.
+//! * [`model`]: the burn networks (quick zoo, EfficientNet-Lite) and the head rule.
+//! * [`weights`]: PyTorch weight files into burn modules.
+//! * [`train`]: backends, optimizers, the training loop, checkpoints.
+//! * [`run`]: pre-training the zoo and fine-tuning planned runs, one run lock
+//!   each, into records.
+//! * [`record`]: run records on disk, verified by digest, and reference results.
+//! * [`metrics`]: accuracy, NLL, Brier, every ECE variant, temperature scaling.
+//! * [`predictions_file`]: prediction tables a user brings (`oodcal metrics`).
+//! * [`aggregate`]: verified records → comparable group → selection → claims.
+//! * [`report`]: the self-contained HTML page, tables and `report.lock`.
+//! * [`cli`]: one subcommand per stage.
+//!
+//! Beneath every stage: [`checksum`] (SHA-256 of files and folders, digest
+//! cache), [`atomic`] (whole-file writes, leftovers of killed ones),
+//! [`source_error`] (`file:line:column` errors), [`progress`] (bars).
 
 pub mod aggregate;
 pub mod atomic;
