@@ -11,6 +11,8 @@ use super::figures::Figure;
 use super::provenance::Provenance;
 use super::reference::Reference;
 use crate::aggregate::{Aggregate, MeanSe, RunRow};
+use crate::checksum::sha256_file;
+use crate::study::Study;
 
 const TEMPLATE: &str = include_str!("../../reports/templates/report.html.j2");
 
@@ -207,4 +209,33 @@ pub fn render(page: &Page) -> Result<String> {
     env.get_template("report.html")?
         .render(ctx)
         .context("rendering reports/templates/report.html.j2")
+}
+
+impl StudyMeta {
+    /// A study known only by name (records without their manifest): the
+    /// paper's selection rule applies.
+    pub fn without_manifest(name: &str, description: &str) -> StudyMeta {
+        StudyMeta {
+            name: name.to_string(),
+            description: description.to_string(),
+            manifest: None,
+            selection: crate::aggregate::Rule::TrainingDomainValidation,
+        }
+    }
+
+    pub fn from_study(study: &Study) -> Result<StudyMeta> {
+        let sha = sha256_file(&study.file)
+            .with_context(|| format!("{}: cannot read the study manifest", study.file.display()))?;
+        let shown = study
+            .file
+            .file_name()
+            .map(|n| format!("experiments/{}", n.to_string_lossy()))
+            .unwrap_or_default();
+        Ok(StudyMeta {
+            name: study.name().to_string(),
+            description: study.header.description.clone(),
+            manifest: Some((shown, sha)),
+            selection: study.protocol.selection,
+        })
+    }
 }
