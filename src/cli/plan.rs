@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{Context, Global};
-use crate::inputs::{verify_input, Verdict};
+use crate::inputs::{verify_input, InputVerdict};
 use crate::study::{expand, PlannedRun, Study};
 
 #[derive(Args, Debug)]
@@ -96,7 +96,7 @@ pub(super) fn input_lines(ctx: &Context, runs: &[PlannedRun]) -> Result<Vec<Inpu
                 name: name.clone(),
                 digest: input.digest().map(str::to_string),
                 status: match status.verdict {
-                    Verdict::Ok => "verified",
+                    InputVerdict::Ok => "verified",
                     v => v.label(),
                 },
             })

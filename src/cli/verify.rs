@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use super::{Context, Global};
-use crate::inputs::{verify_input, InputStatus, Verdict};
+use crate::inputs::{verify_input, InputStatus, InputVerdict};
 use crate::study::Study;
 
 #[derive(Args, Debug)]
@@ -81,7 +81,7 @@ fn report(statuses: &[InputStatus], needed: &BTreeSet<String>) -> bool {
     let mut failed = false;
     for s in statuses {
         println!("{s}");
-        let needed_but_absent = needed.contains(&s.name) && s.verdict == Verdict::Missing;
+        let needed_but_absent = needed.contains(&s.name) && s.verdict == InputVerdict::Missing;
         if needed_but_absent {
             println!("    needed by the study: run `oodcal fetch {}`", s.name);
         }

@@ -12,7 +12,7 @@ use std::process::Command;
 
 use super::catalogue::{Catalogue, Input, InputKind};
 use super::roots::Roots;
-use super::verify::{verify_input, Verdict};
+use super::verify::{verify_input, InputVerdict};
 use crate::checksum::{hash_tree, sha256_file, DigestCache, Listing};
 
 #[derive(Debug, Clone, Default)]
@@ -36,12 +36,12 @@ pub fn fetch(
     let dest = roots.base(input.location).join(&input.path);
     let status = verify_input(input, roots, cache)?;
     match &status.verdict {
-        Verdict::Ok => return Ok(dest),
-        Verdict::Unpinned if opts.pin => {
+        InputVerdict::Ok => return Ok(dest),
+        InputVerdict::Unpinned if opts.pin => {
             pin(catalogue, input, &dest, roots, cache)?;
             return Ok(dest);
         }
-        Verdict::Missing => {}
+        InputVerdict::Missing => {}
         other => bail!(
             "{} is present at {} but does not verify ({}); move it away before fetching:\n{status}",
             input.name,

@@ -11,4 +11,4 @@ pub use catalogue::{relative_path, Catalogue, Expected, Input, InputKind, Locati
 pub use fetch::{fetch, pin_folder, upsert_input, FetchOptions};
 pub use generated::Generator;
 pub use roots::Roots;
-pub use verify::{verify_input, InputStatus, Verdict};
+pub use verify::{verify_input, InputStatus, InputVerdict};

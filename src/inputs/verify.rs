@@ -9,7 +9,7 @@ use crate::checksum::{hash_tree_files, DigestCache, Listing, TreeDiff};
 
 /// The outcome of checking one input.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum InputVerdict {
     /// Present and identical to its pin.
     Ok,
     /// Not present at its path (a failure only if a study needs it).
@@ -24,22 +24,24 @@ pub enum Verdict {
     BadListing(String),
 }
 
-impl Verdict {
+impl InputVerdict {
     /// Mismatches fail `verify`; missing or unpinned inputs do not by themselves.
     pub fn is_failure(&self) -> bool {
         matches!(
             self,
-            Verdict::FileChanged { .. } | Verdict::TreeChanged(_) | Verdict::BadListing(_)
+            InputVerdict::FileChanged { .. }
+                | InputVerdict::TreeChanged(_)
+                | InputVerdict::BadListing(_)
         )
     }
 
     pub fn label(&self) -> &'static str {
         match self {
-            Verdict::Ok => "ok",
-            Verdict::Missing => "missing",
-            Verdict::Unpinned => "unpinned",
-            Verdict::FileChanged { .. } | Verdict::TreeChanged(_) => "MISMATCH",
-            Verdict::BadListing(_) => "BAD LISTING",
+            InputVerdict::Ok => "ok",
+            InputVerdict::Missing => "missing",
+            InputVerdict::Unpinned => "unpinned",
+            InputVerdict::FileChanged { .. } | InputVerdict::TreeChanged(_) => "MISMATCH",
+            InputVerdict::BadListing(_) => "BAD LISTING",
         }
     }
 }
@@ -48,7 +50,7 @@ impl Verdict {
 pub struct InputStatus {
     pub name: String,
     pub path: std::path::PathBuf,
-    pub verdict: Verdict,
+    pub verdict: InputVerdict,
 }
 
 impl fmt::Display for InputStatus {
@@ -61,12 +63,12 @@ impl fmt::Display for InputStatus {
             self.path.display()
         )?;
         match &self.verdict {
-            Verdict::FileChanged { expected, actual } => write!(
+            InputVerdict::FileChanged { expected, actual } => write!(
                 f,
                 "\n    changed: {} (sha256 {actual}, pinned {expected})",
                 self.path.display()
             ),
-            Verdict::TreeChanged(d) => {
+            InputVerdict::TreeChanged(d) => {
                 let lines = d
                     .changed
                     .iter()
@@ -78,7 +80,7 @@ impl fmt::Display for InputStatus {
                 }
                 Ok(())
             }
-            Verdict::BadListing(why) => write!(f, "\n    {why}"),
+            InputVerdict::BadListing(why) => write!(f, "\n    {why}"),
             _ => Ok(()),
         }
     }
@@ -94,13 +96,13 @@ pub fn verify_input(
     let verdict = if let Some(generator) = &input.generator {
         verify_generated(generator, input.sha256.as_deref())?
     } else if !path.exists() {
-        Verdict::Missing
+        InputVerdict::Missing
     } else if let Some(expected) = &input.sha256 {
         let actual = cache.digest(&path)?;
         if &actual == expected {
-            Verdict::Ok
+            InputVerdict::Ok
         } else {
-            Verdict::FileChanged {
+            InputVerdict::FileChanged {
                 expected: expected.clone(),
                 actual,
             }
@@ -108,7 +110,7 @@ pub fn verify_input(
     } else if let (Some(listing), Some(tree)) = (&input.listing, &input.tree_sha256) {
         verify_tree(&path, &roots.repo.join(listing), tree, cache, &input.name)?
     } else {
-        Verdict::Unpinned
+        InputVerdict::Unpinned
     };
     Ok(InputStatus {
         name: input.name.clone(),
@@ -121,13 +123,13 @@ pub fn verify_input(
 fn verify_generated(
     generator: &super::Generator,
     pinned: Option<&str>,
-) -> std::io::Result<Verdict> {
+) -> std::io::Result<InputVerdict> {
     let set = generator.generate().map_err(std::io::Error::other)?;
     let actual = set.digest();
     Ok(match pinned {
-        None => Verdict::Unpinned,
-        Some(expected) if expected == actual => Verdict::Ok,
-        Some(expected) => Verdict::FileChanged {
+        None => InputVerdict::Unpinned,
+        Some(expected) if expected == actual => InputVerdict::Ok,
+        Some(expected) => InputVerdict::FileChanged {
             expected: expected.to_string(),
             actual,
         },
@@ -140,27 +142,27 @@ fn verify_tree(
     tree_sha256: &str,
     cache: &DigestCache,
     label: &str,
-) -> std::io::Result<Verdict> {
+) -> std::io::Result<InputVerdict> {
     let pinned_text = match read_listing(listing_file, tree_sha256, cache) {
         Ok(text) => text,
-        Err(why) => return Ok(Verdict::BadListing(why)),
+        Err(why) => return Ok(InputVerdict::BadListing(why)),
     };
     let actual = hash_tree_files(folder, cache, label)?;
     // The usual case: the folder's canonical listing is the pinned file, byte
     // for byte (so the pinned file parses, and nothing differs).
     if actual.is_text(pinned_text.as_bytes()) {
-        return Ok(Verdict::Ok);
+        return Ok(InputVerdict::Ok);
     }
     let pinned = match Listing::parse(&pinned_text, listing_file) {
         Ok(l) => l,
-        Err(e) => return Ok(Verdict::BadListing(e.to_string())),
+        Err(e) => return Ok(InputVerdict::BadListing(e.to_string())),
     };
     let actual = actual.to_listing().map_err(std::io::Error::other)?;
     let diff = TreeDiff::between(&pinned, &actual);
     Ok(if diff.is_clean() {
-        Verdict::Ok
+        InputVerdict::Ok
     } else {
-        Verdict::TreeChanged(diff)
+        InputVerdict::TreeChanged(diff)
     })
 }
 

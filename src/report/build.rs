@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::html::{self, StudyMeta};
 use super::notices::warnings;
-use super::{figures, lock, provenance, reference, reliability, INDEX_FILE, LOCK_FILE};
+use super::{figures, lock, provenance, published, reliability, INDEX_FILE, LOCK_FILE};
 use crate::aggregate::{aggregate_by, frames, load_records, Aggregate, Verdict};
 use crate::checksum::{sha256_bytes, sha256_file};
 use crate::inputs::Catalogue;
@@ -95,7 +95,7 @@ pub fn write_report(
     let figures = figures::figures(&agg.models)?;
     let chosen = reliability::diagram_models(&agg.models);
     let reliability = reliability::reliability_figures(records_dir, &chosen, &agg.selected)?;
-    let reference = reference::reference();
+    let reference = published::published();
     let provenance = provenance::provenance(&agg.records);
     let warnings = warnings(agg);
     let page = html::render(&html::Page {
@@ -195,7 +195,7 @@ fn build_lock(
     if let Some((path, sha)) = &meta.manifest {
         inputs.push((sha.clone(), format!("study-manifest:{path}")));
     }
-    for f in reference::reference().files {
+    for f in published::published().files {
         inputs.push((f.sha256, f.name.to_string()));
     }
     Ok(lock::Lock {

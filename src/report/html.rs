@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::figures::Figure;
 use super::provenance::Provenance;
-use super::reference::Reference;
+use super::published::Published;
 use crate::aggregate::{Aggregate, MeanSe, RunRow};
 use crate::checksum::sha256_file;
 use crate::study::Study;
@@ -168,7 +168,7 @@ pub struct Page<'a> {
     pub aggregate: &'a Aggregate,
     pub figures: &'a [Figure],
     pub reliability: &'a [Figure],
-    pub reference: &'a Reference,
+    pub reference: &'a Published,
     pub provenance: &'a Provenance,
     pub warnings: &'a [String],
     pub tables: &'a [String],

@@ -4,7 +4,7 @@
 //! * [`plot`]: deterministic SVG charts (plotters).
 //! * [`figures`]: the paper's figures A-D and the study's extra figures.
 //! * [`reliability`]: reliability diagrams from selected runs' logits.
-//! * [`reference`]: the paper's and DomainBed's published numbers.
+//! * [`published`]: the paper's and DomainBed's published numbers.
 //! * [`provenance`]: inputs, code versions, devices, wall time.
 //! * [`build`]: records → aggregate → page, tables and lock, written atomically.
 //! * [`notices`]: the warnings at the top of the page.
@@ -23,7 +23,7 @@ pub mod lock;
 pub mod notices;
 pub mod plot;
 pub mod provenance;
-pub mod reference;
+pub mod published;
 pub mod reliability;
 pub mod synthetic;
 

@@ -17,7 +17,7 @@ use super::pretrain::{load_corpus, targets};
 use crate::checksum::DigestCache;
 use crate::data::augment::FineTuneAug;
 use crate::data::batch::Transform;
-use crate::inputs::{verify_input, Catalogue, Generator, Roots, Verdict};
+use crate::inputs::{verify_input, Catalogue, Generator, InputVerdict, Roots};
 use crate::record::store::{read_verified, RecordError};
 use crate::record::{RunRecord, RunStatus};
 use crate::study::{PlannedRun, Study};
@@ -324,7 +324,7 @@ fn verified_file(
     let status = verify_input(input, roots, &DigestCache::disabled())
         .with_context(|| format!("input `{name}`: cannot check it"))?;
     match status.verdict {
-        Verdict::Ok => Ok(status.path),
+        InputVerdict::Ok => Ok(status.path),
         _ => bail!("{status}\n    {remedy}"),
     }
 }

@@ -20,7 +20,7 @@ const PAPER_TEST_DOMAINS: [(&str, &str); 4] = [
 
 /// A reference CSV file: its repository path, digest and source.
 #[derive(Debug, Clone, Serialize)]
-pub struct ReferenceFile {
+pub struct PublishedFile {
     pub name: &'static str,
     pub path: &'static str,
     pub sha256: String,
@@ -45,23 +45,23 @@ pub struct DomainBedRow {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Reference {
-    pub files: Vec<ReferenceFile>,
+pub struct Published {
+    pub files: Vec<PublishedFile>,
     pub intro: Vec<IntroRow>,
     pub domainbed: Vec<DomainBedRow>,
 }
 
 /// Parses the embedded tables (fields are plain: no quoted commas in these files).
-pub fn reference() -> Reference {
-    Reference {
+pub fn published() -> Published {
+    Published {
         files: vec![
-            ReferenceFile {
+            PublishedFile {
                 name: "intro-table1",
                 path: "reports/reference/intro_table1.csv",
                 sha256: sha256_bytes(INTRO_TABLE.as_bytes()),
                 source: "Naganuma et al., arXiv 2307.08187v4, introduction table (test domains inferred from the authors' code)",
             },
-            ReferenceFile {
+            PublishedFile {
                 name: "domainbed-2020-10-06-results",
                 path: "reports/reference/domainbed_2020_10_06_results.csv",
                 sha256: sha256_bytes(DOMAINBED.as_bytes()),
