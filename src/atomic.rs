@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 /// Suffix of every temporary file this module creates.
-pub const TMP_SUFFIX: &str = ".oodcal-tmp";
+const TMP_SUFFIX: &str = ".oodcal-tmp";
 /// A leftover from another host is only removed once it is this old: its
 /// writer's process cannot be asked whether it still runs.
 const FOREIGN_LEFTOVER_AGE: Duration = Duration::from_secs(24 * 3600);
@@ -119,7 +119,7 @@ fn age(path: &Path) -> Option<Duration> {
 }
 
 /// Whether a process with this id runs on this host (signal 0 checks without sending).
-pub fn process_runs(pid: u32) -> bool {
+fn process_runs(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;
     };

@@ -155,7 +155,7 @@ impl Study {
         check_benchmark(&raw.benchmark, catalogue, &err, &fields)?;
         check_protocol(&raw.protocol, &err, &fields)?;
         check_pretrain(&raw.pretrain, catalogue, &err, &fields)?;
-        check_models(&raw.models, &raw, catalogue, &err, file, &fields)?;
+        check_models(&raw, catalogue, &err, file, &fields)?;
         Ok(Study {
             file: file.to_path_buf(),
             header: raw.study,
@@ -320,14 +320,13 @@ fn check_pretrain(
 }
 
 fn check_models(
-    models: &[ModelEntry],
     raw: &RawStudy,
     catalogue: &Catalogue,
     err: ErrAt,
     file: &Path,
     fields: &FieldSpans,
 ) -> Result<(), SourceError> {
-    let pretrain = &raw.pretrain;
+    let (models, pretrain) = (&raw.models, &raw.pretrain);
     if models.is_empty() {
         return Err(SourceError::whole_file(
             file,
