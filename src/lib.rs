@@ -15,9 +15,9 @@
 //! * [`train`]: backends, optimizers, the training loop, checkpoints.
 //! * [`run`]: pre-training the zoo and fine-tuning planned runs, one run lock
 //!   each, into records.
-//! * [`record`]: run records on disk, verified by digest, and reference results.
+//! * [`record`]: run records on disk, verified by digest, reference results,
+//!   and the one codec of prediction tables (`predictions.csv`, `oodcal metrics`).
 //! * [`metrics`]: accuracy, NLL, Brier, every ECE variant, temperature scaling.
-//! * [`predictions_file`]: prediction tables a user brings (`oodcal metrics`).
 //! * [`aggregate`]: verified records → comparable group → selection → claims.
 //! * [`report`]: the self-contained HTML page, tables and `report.lock`.
 //! * [`cli`]: one subcommand per stage.
@@ -34,7 +34,6 @@ pub mod data;
 pub mod inputs;
 pub mod metrics;
 pub mod model;
-pub mod predictions_file;
 pub mod progress;
 pub mod record;
 pub mod report;

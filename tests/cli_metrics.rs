@@ -140,3 +140,167 @@ fn malformed_files_name_row_and_column() {
         &["no column named `label`"],
     );
 }
+
+/// Logits with awkward values (signs, tiny and huge magnitudes, values whose
+/// shortest decimal form is long) on three splits of unequal size.
+fn awkward_eval_logits() -> oodcal::record::predictions::EvalLogits {
+    use oodcal::record::predictions::{EvalLogits, SplitLogits};
+    let k = 4;
+    let split = |rows: usize, salt: u32| SplitLogits {
+        logits: (0..rows * k)
+            .map(|i| {
+                let x = ((i as u32).wrapping_mul(2654435761) ^ salt) as f32 / u32::MAX as f32;
+                match i % 5 {
+                    0 => -x * 7.0,
+                    1 => x * 1e-30,
+                    2 => 1.0 / 3.0 + x,
+                    3 => x * 60.0,
+                    _ => -0.0,
+                }
+            })
+            .collect(),
+        labels: (0..rows)
+            .map(|r| ((r * 7 + salt as usize) % k) as u32)
+            .collect(),
+    };
+    EvalLogits {
+        classes: k,
+        id: split(23, 1),
+        ood_in: split(17, 2),
+        ood_out: split(19, 3),
+    }
+}
+
+#[test]
+fn the_record_writer_and_the_one_reader_round_trip_predictions() {
+    use oodcal::record::predictions::{read, read_record, to_csv, OOD_SPLITS};
+    let logits = awkward_eval_logits();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("predictions.csv");
+    std::fs::write(&file, to_csv(&logits)).unwrap();
+
+    // The record's logits come back bit for bit (signed zeros included).
+    let back = read_record(&file).unwrap();
+    assert_eq!(back.classes, logits.classes);
+    for ((name, a), (_, b)) in logits.splits().into_iter().zip(back.splits()) {
+        let bits = |s: &[f32]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a.logits), bits(&b.logits), "split {name}");
+        assert_eq!(a.labels, b.labels, "split {name}");
+    }
+    // The same reader, as `metrics` uses it: splits by name, classes by column.
+    let table = read(&file, "label").unwrap();
+    assert_eq!(table.split_names().unwrap(), ["id", "ood_in", "ood_out"]);
+    assert_eq!(
+        table.classes(),
+        ["logit_0", "logit_1", "logit_2", "logit_3"]
+    );
+    assert_eq!(table.rows_of(&OOD_SPLITS).unwrap().n_rows(), 17 + 19);
+    // Writing what was read gives the same bytes.
+    assert_eq!(to_csv(&back), std::fs::read(&file).unwrap());
+}
+
+#[test]
+fn metrics_reads_a_records_predictions_by_split() {
+    use oodcal::metrics::{PaperScores, Predictions};
+    use oodcal::record::predictions::to_csv;
+    let logits = awkward_eval_logits();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("predictions.csv");
+    std::fs::write(&file, to_csv(&logits)).unwrap();
+
+    let out = run(oodcal(dir.path())
+        .arg("metrics")
+        .arg(&file)
+        .args(["--logits", "--json", "--split", "ood_out"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let get = |name: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["metric"] == name)
+            .unwrap()["value"]
+            .as_f64()
+            .unwrap()
+    };
+    let values = logits
+        .ood_out
+        .logits
+        .iter()
+        .map(|&v| f64::from(v))
+        .collect();
+    let direct = Predictions::from_logits(values, 4, logits.ood_out.labels.clone()).unwrap();
+    let paper = PaperScores::of(&direct);
+    // `metrics` reads any table as f64 from its decimals; a record's f32
+    // logits differ from those by under one f32 ulp.
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
+    assert!(close(get("accuracy[x100]"), paper.accuracy), "{v}");
+    assert!(
+        close(get("ece[top-label,equal-width,10,L1,x100]"), paper.ece),
+        "{v}"
+    );
+    assert!(
+        close(get("ece[top-label,equal-mass,10,L1,x100]"), paper.ece_mass),
+        "{v}"
+    );
+
+    // Pooling ID with OOD rows by accident is refused: the splits are named.
+    assert_error(
+        &run(oodcal(dir.path()).arg("metrics").arg(&file).arg("--logits")),
+        &[
+            "predictions.csv",
+            "`split` column",
+            "id, ood_in, ood_out",
+            "--split",
+        ],
+    );
+    assert_error(
+        &run(oodcal(dir.path())
+            .arg("metrics")
+            .arg(&file)
+            .args(["--logits", "--split", "test"])),
+        &["predictions.csv", "no rows of split `test`"],
+    );
+}
+
+#[test]
+fn every_finite_f32_survives_the_decimal_round_trip() {
+    use oodcal::record::predictions::{read_record, to_csv, EvalLogits, SplitLogits};
+    // 60,000 finite f32 bit patterns spread over the whole range, subnormals included.
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 32) as u32
+    };
+    let mut split = |rows: usize| {
+        let logits: Vec<f32> = std::iter::repeat_with(&mut next)
+            .map(f32::from_bits)
+            .filter(|v| v.is_finite())
+            .take(rows * 4)
+            .collect();
+        SplitLogits {
+            logits,
+            labels: vec![0; rows],
+        }
+    };
+    let logits = EvalLogits {
+        classes: 4,
+        id: split(5000),
+        ood_in: split(5000),
+        ood_out: split(5000),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("predictions.csv");
+    std::fs::write(&file, to_csv(&logits)).unwrap();
+    let back = read_record(&file).unwrap();
+    for ((name, a), (_, b)) in logits.splits().into_iter().zip(back.splits()) {
+        let mismatch = a
+            .logits
+            .iter()
+            .zip(&b.logits)
+            .find(|(x, y)| x.to_bits() != y.to_bits());
+        assert_eq!(mismatch, None, "split {name}");
+    }
+}

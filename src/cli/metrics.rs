@@ -8,12 +8,18 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::metrics::{Binning, BootstrapInterval, BootstrapOptions, Predictions, Variant};
-use crate::predictions_file::{read_predictions, Scores};
+use crate::record::predictions::{self, Scores, SPLIT_COLUMN};
 
 #[derive(Args, Debug)]
 pub struct MetricsArgs {
-    /// Predictions: CSV or Parquet with a label column and one column per class.
+    /// Predictions: CSV or Parquet with a label column and one column per class
+    /// (columns named `split` and `index` are row metadata, as in a run
+    /// record's `predictions.csv`).
     pub file: PathBuf,
+    /// Rows of these splits only (comma-separated), pooled; required when the
+    /// file has a `split` column (e.g. `--split id`, `--split ood_in,ood_out`).
+    #[arg(long, value_delimiter = ',')]
+    pub split: Vec<String>,
     /// The class columns hold logits (softmax is applied), not probabilities.
     #[arg(long)]
     pub logits: bool,
@@ -54,7 +60,7 @@ pub fn run(a: &MetricsArgs) -> Result<ExitCode> {
     } else {
         Scores::Probabilities
     };
-    let preds = read_predictions(&a.file, &a.label_column, scores)?;
+    let preds = chosen_rows(a)?.predictions(scores)?;
     let variants = chosen_variants(a)?;
     let lines = compute(&preds, &variants, a)?;
     if a.json {
@@ -67,6 +73,23 @@ pub fn run(a: &MetricsArgs) -> Result<ExitCode> {
         eprintln!("reliability table written to {}", out.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The table, or the rows of the splits `--split` names.
+fn chosen_rows(a: &MetricsArgs) -> Result<predictions::Table> {
+    let table = predictions::read(&a.file, &a.label_column)?;
+    match (table.split_names(), a.split.is_empty()) {
+        (None, true) => Ok(table),
+        (Some(names), true) => anyhow::bail!(
+            "{}: has a `{SPLIT_COLUMN}` column (splits: {}); choose rows with --split",
+            a.file.display(),
+            names.join(", ")
+        ),
+        (_, false) => {
+            let names: Vec<&str> = a.split.iter().map(String::as_str).collect();
+            table.rows_of(&names)
+        }
+    }
 }
 
 fn chosen_variants(a: &MetricsArgs) -> Result<Vec<Variant>> {

@@ -14,6 +14,7 @@
 //! * [`ece`]: L1 / L2 / max / debiased-L2, top-label and class-wise, plus
 //!   reliability-diagram tables.
 //! * [`scores`]: accuracy, NLL, multiclass Brier.
+//! * [`paper`]: the paper's numbers (×100, test domain = mean of its two splits).
 //! * [`temperature`]: temperature scaling fitted on one set, applied to another.
 //! * [`mod@bootstrap`]: seeded, thread-count-independent percentile intervals.
 //! * [`mod@bench`]: synthetic data and timings of the paper preset.
@@ -26,6 +27,7 @@ pub mod binning;
 pub mod bootstrap;
 pub mod ece;
 pub mod error;
+pub mod paper;
 mod par;
 pub mod predictions;
 pub mod report;
@@ -37,6 +39,7 @@ pub use binning::{BinAcc, Bins, EqualMass, EqualWidth};
 pub use bootstrap::{bootstrap, BootstrapInterval, BootstrapOptions};
 pub use ece::{calibration_error, BinRow};
 pub use error::{MetricsError, Result};
+pub use paper::{paper_ece, test_domain_ece, PaperScores};
 pub use predictions::{Predictions, TopLabel, ROW_SUM_TOLERANCE};
 pub use report::evaluate;
 pub use temperature::{

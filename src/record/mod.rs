@@ -12,6 +12,7 @@
 //!
 //! Every file is written atomically (temp file + rename).
 
+pub mod predictions;
 pub mod reference;
 pub mod store;
 

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::checksum::sha256_bytes;
+use crate::record::predictions::{self, EvalLogits, SplitLogits};
 use crate::record::store::write_record;
 use crate::record::{
     CodeVersion, Evaluation, FinalMetrics, ModelInfo, RunRecord, RunStatus, ENGINE_VERSION,
@@ -128,29 +129,29 @@ pub fn synthetic_record(
 /// Small logits consistent with an accuracy: class `label` gets a margin on
 /// the first `round(acc × rows)` rows of each split.
 fn predictions_csv(id_acc: f64, ood_acc: f64, rows: usize, classes: usize) -> Vec<u8> {
-    let mut out = String::from("split,index,label");
-    for c in 0..classes {
-        out.push_str(&format!(",logit_{c}"));
-    }
-    out.push('\n');
-    for (split, acc) in [("id", id_acc), ("ood_in", ood_acc), ("ood_out", ood_acc)] {
+    let split = |acc: f64| {
         let right = (acc / 100.0 * rows as f64).round() as usize;
+        let mut logits = Vec::with_capacity(rows * classes);
         for i in 0..rows {
-            let label = i % classes;
             let top = if i < right {
-                label
+                i % classes
             } else {
-                (label + 1) % classes
+                (i + 1) % classes
             };
-            let margin = 0.5 + 3.0 * (i % 7) as f64 / 7.0;
-            out.push_str(&format!("{split},{i},{label}"));
-            for c in 0..classes {
-                out.push_str(&format!(",{}", if c == top { margin } else { 0.0 }));
-            }
-            out.push('\n');
+            let margin = 0.5 + 3.0 * (i % 7) as f32 / 7.0;
+            logits.extend((0..classes).map(|c| if c == top { margin } else { 0.0 }));
         }
-    }
-    out.into_bytes()
+        SplitLogits {
+            logits,
+            labels: (0..rows).map(|i| (i % classes) as u32).collect(),
+        }
+    };
+    predictions::to_csv(&EvalLogits {
+        classes,
+        id: split(id_acc),
+        ood_in: split(ood_acc),
+        ood_out: split(ood_acc),
+    })
 }
 
 /// Writes `models × seeds × |LEARNING_RATES| × |WEIGHT_DECAYS|` records under

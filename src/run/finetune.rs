@@ -17,13 +17,14 @@ use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
 use super::benchmark::{EvalSets, EvalSplit, Trial};
-use super::evaluate::{evaluation, final_metrics, predictions_csv, EvalLogits, SplitLogits};
+use super::evaluate::{evaluation, final_metrics};
 use super::sources::PoolSource;
 use crate::data::augment::FineTuneAug;
 use crate::data::batch::Transform;
 use crate::data::ImageSet;
 use crate::model::efficientnet_lite::{IMAGENET_1K_IMAGES, PRETRAINING};
 use crate::model::Network;
+use crate::record::predictions::{self, EvalLogits, SplitLogits};
 use crate::record::store::write_record;
 use crate::record::{CodeVersion, Evaluation, ModelInfo, RunRecord, RunStatus, RECORD_SCHEMA};
 use crate::study::{Optimizer, PlannedRun};
@@ -144,7 +145,7 @@ impl BackendJob for FineTuneJob<'_> {
                 record.resumed_from = outcome.resumed_from;
                 record.final_metrics = Some(final_metrics(final_eval, &logits)?);
                 record.evaluations = evaluations;
-                write_record(&self.dir, &mut record, Some(&predictions_csv(&logits)))?;
+                write_record(&self.dir, &mut record, Some(&predictions::to_csv(&logits)))?;
             }
             Err(TrainError::NonFinite { step, loss }) => {
                 evaluations.retain(|e| e.step < step);

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use oodcal::checksum::sha256_bytes;
+use oodcal::record::predictions::{self, EvalLogits, SplitLogits};
 use oodcal::record::store::write_record;
 use oodcal::record::{
     CodeVersion, Evaluation, FinalMetrics, ModelInfo, RunRecord, RunStatus, ENGINE_VERSION,
@@ -188,26 +189,25 @@ impl Synth {
 /// 3-class logits whose accuracy per split is the given percentage (to 1/50).
 pub fn predictions_csv(id_acc: f64, ood_acc: f64) -> Vec<u8> {
     let rows = 50;
-    let mut out = String::from("split,index,label,logit_0,logit_1,logit_2\n");
-    for (split, acc) in [("id", id_acc), ("ood_in", ood_acc), ("ood_out", ood_acc)] {
+    let split = |acc: f64| {
         let right = (acc / 100.0 * rows as f64).round() as usize;
+        let mut logits = Vec::with_capacity(rows * 3);
         for i in 0..rows {
-            let label = i % 3;
-            let top = if i < right { label } else { (label + 1) % 3 };
-            let margin = 1.0 + (i % 5) as f64;
-            let logits: Vec<String> = (0..3)
-                .map(|c| {
-                    if c == top {
-                        format!("{margin}")
-                    } else {
-                        "0".to_string()
-                    }
-                })
-                .collect();
-            out.push_str(&format!("{split},{i},{label},{}\n", logits.join(",")));
+            let top = if i < right { i % 3 } else { (i + 1) % 3 };
+            let margin = 1.0 + (i % 5) as f32;
+            logits.extend((0..3).map(|c| if c == top { margin } else { 0.0 }));
         }
-    }
-    out.into_bytes()
+        SplitLogits {
+            logits,
+            labels: (0..rows).map(|i| (i % 3) as u32).collect(),
+        }
+    };
+    predictions::to_csv(&EvalLogits {
+        classes: 3,
+        id: split(id_acc),
+        ood_in: split(ood_acc),
+        ood_out: split(ood_acc),
+    })
 }
 
 /// A study where every claim is built to hold: OOD accuracy rises and OOD ECE
