@@ -22,12 +22,16 @@
 //! * [`report`]: the self-contained HTML page, tables and `report.lock`.
 //! * [`cli`]: one subcommand per stage.
 //!
+//! Beside the flow: [`bench`] (throughput figures beside PyTorch's,
+//! torchmetrics' and `sha256sum`'s).
+//!
 //! Beneath every stage: [`checksum`] (SHA-256 of files and folders, digest
 //! cache), [`atomic`] (whole-file writes, leftovers of killed ones),
 //! [`source_error`] (`file:line:column` errors), [`progress`] (bars).
 
 pub mod aggregate;
 pub mod atomic;
+pub mod bench;
 pub mod checksum;
 pub mod cli;
 pub mod data;

@@ -1,8 +1,8 @@
 //! Batches, augmentation, recipes and the pipeline benchmark.
 
+use oodcal::bench::pipeline::bench_pipeline;
 use oodcal::data::augment::FineTuneAug;
 use oodcal::data::batch::{epoch_order, erm_indices, make_batch, Batch, DomainSampler, Transform};
-use oodcal::data::bench::bench_pipeline;
 use oodcal::data::export::export_domainbed;
 use oodcal::data::glyph_dg::{generate_glyph_dg, GlyphDgSpec};
 use oodcal::data::preprocess::{FloatImage, Normalize};

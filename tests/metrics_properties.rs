@@ -2,9 +2,10 @@
 //! temperature-scaling guarantees that hold for every input, not only for the
 //! reference fixtures.
 
+use oodcal::bench::metrics::synthetic_predictions;
 use oodcal::metrics::{
-    bench::synthetic_predictions, bootstrap, fit_temperature, Binning, BootstrapOptions, EceSpec,
-    Logits, MetricKind, Norm, Predictions, Scope, Variant,
+    bootstrap, fit_temperature, Binning, BootstrapOptions, EceSpec, Logits, MetricKind, Norm,
+    Predictions, Scope, Variant,
 };
 use proptest::prelude::*;
 use rand::{RngExt, SeedableRng};

@@ -7,8 +7,9 @@
 //! With `--features ndarray`, `cpu_backends_compared` sets burn's two CPU
 //! backends side by side (flex, the default, against ndarray).
 
+use oodcal::bench::train::BenchJob;
 use oodcal::model::{LiteVariant, ModelSpec};
-use oodcal::train::{dispatch, BackendKind, BenchJob};
+use oodcal::train::{dispatch, BackendKind};
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -80,7 +81,7 @@ fn cpu_backends_compared() {
 #[test]
 fn ndarray_and_flex_take_the_same_steps() {
     use burn::tensor::backend::AutodiffBackend;
-    use oodcal::train::bench::synthetic_input;
+    use oodcal::bench::train::synthetic_input;
     use oodcal::train::optim::{Optim, OptimizerSpec};
     use oodcal::train::step::train_step;
     use oodcal::train::{CpuBackend, NdArrayBackend};

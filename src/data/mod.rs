@@ -32,7 +32,6 @@
 
 pub mod augment;
 pub mod batch;
-pub mod bench;
 pub mod cache;
 pub mod contact_sheet;
 pub mod corpus;

@@ -17,18 +17,16 @@
 //! * [`paper`]: the paper's numbers (×100, test domain = mean of its two splits).
 //! * [`temperature`]: temperature scaling fitted on one set, applied to another.
 //! * [`mod@bootstrap`]: seeded, thread-count-independent percentile intervals.
-//! * [`mod@bench`]: synthetic data and timings of the paper preset.
 //!
 //! Cross-checks against torchmetrics, netcal and uncertainty-calibration live
 //! in `tests/metrics_fixtures.rs`; the deliberate differences are listed there.
 
-pub mod bench;
 pub mod binning;
 pub mod bootstrap;
 pub mod ece;
 pub mod error;
 pub mod paper;
-mod par;
+pub(crate) mod par;
 pub mod predictions;
 pub mod report;
 pub mod scores;

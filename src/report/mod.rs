@@ -10,7 +10,6 @@
 //! * [`notices`]: the warnings at the top of the page.
 //! * [`html`]: the minijinja page (auto-escaped).
 //! * [`lock`]: `report.lock`, and checking a report against it.
-//! * [`synthetic`]: synthetic records for the benchmark.
 //!
 //! Rebuilding from the same records gives a byte-identical `index.html`:
 //! nothing in it depends on time, paths outside the records folder, or order
@@ -25,7 +24,6 @@ pub mod plot;
 pub mod provenance;
 pub mod published;
 pub mod reliability;
-pub mod synthetic;
 
 pub use build::{build_report, build_report_for, write_report, ReportSummary};
 pub use html::StudyMeta;

@@ -1,12 +1,11 @@
 //! Training core: backend selection, optimizers, the training loop for
-//! pre-training and ERM fine-tuning, checkpoints, evaluation and benchmarks.
+//! pre-training and ERM fine-tuning, checkpoints and evaluation.
 //!
-//! All burn-generic code lives here and in `model`; the rest of the crate sees
+//! All burn-generic code lives here, in `model` and in `bench::train`; the rest of the crate sees
 //! host vectors (`Batch`, logits as `Vec<f32>`) and [`BackendJob`].
 
 pub mod backend;
 pub mod batch;
-pub mod bench;
 pub mod checkpoint;
 pub mod eval;
 pub mod fit;
@@ -22,7 +21,6 @@ pub use backend::{
 #[cfg(feature = "ndarray")]
 pub use backend::{ndarray_info, NdArrayBackend};
 pub use batch::{Batch, BatchSource, StepInput, TrainRng};
-pub use bench::{BenchJob, Throughput};
 pub use checkpoint::{load_weights, save_weights, set_aside, CheckpointError};
 pub use eval::{logits, logits_of_trained};
 pub use fit::{train, CheckpointPolicy, TrainConfig, TrainOutcome};

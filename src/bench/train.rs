@@ -9,11 +9,11 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::backend::{BackendJob, DeviceInfo};
-use super::batch::StepInput;
-use super::optim::{Optim, OptimizerSpec};
-use super::step::train_step;
 use crate::model::ModelSpec;
+use crate::train::backend::{BackendJob, DeviceInfo};
+use crate::train::batch::StepInput;
+use crate::train::optim::{Optim, OptimizerSpec};
+use crate::train::step::train_step;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Throughput {

@@ -4,9 +4,9 @@
 //! Nothing here prints or reads the clock outside `time_paper_preset`, so a
 //! CLI subcommand or an example can drive it and format the result.
 
-use super::par::CHUNK_ROWS;
-use super::predictions::{softmax_rows_in_place, Predictions};
-use super::variant::{Binning, EceSpec, MetricKind, Variant};
+use crate::metrics::par::CHUNK_ROWS;
+use crate::metrics::predictions::{softmax_rows_in_place, Predictions};
+use crate::metrics::{Binning, EceSpec, MetricKind, Variant};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -97,6 +97,25 @@ pub fn time_paper_preset(preds: &Predictions) -> BenchTimings {
         report_s,
         values,
     }
+}
+
+/// `oodcal bench metrics`: prints the preset's timings over `rows × classes`
+/// synthetic predictions, `repeats` times, and the peak resident memory.
+pub fn print_preset_timings(rows: usize, classes: usize, repeats: usize) {
+    let t = Instant::now();
+    let preds = synthetic_predictions(rows, classes, 0);
+    println!(
+        "generated {rows} x {classes} predictions in {:.2}s",
+        t.elapsed().as_secs_f64()
+    );
+    for r in 0..repeats.max(1) {
+        let t = time_paper_preset(&preds);
+        println!(
+            "repeat {r}: top-label pass {:.3}s, ECE equal-width {:.3}s, ECE equal-mass {:.3}s, full preset {:.3}s",
+            t.top_label_pass_s, t.ece_equal_width_s, t.ece_equal_mass_s, t.report_s
+        );
+    }
+    println!("peak RSS {:.0} MiB", super::peak_rss_mib());
 }
 
 #[cfg(test)]

@@ -10,13 +10,13 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::augment::FineTuneAug;
-use super::batch::{make_batch, Transform};
-use super::cache::{load_or_build, CacheKey, CacheStatus};
-use super::domainbed::DatasetInfo;
-use super::error::{DataError, Result};
-use super::image_folder::{decode_index, scan_image_folder};
-use super::preprocess::Normalize;
+use crate::data::augment::FineTuneAug;
+use crate::data::batch::{make_batch, Transform};
+use crate::data::cache::{load_or_build, CacheKey, CacheStatus};
+use crate::data::domainbed::DatasetInfo;
+use crate::data::error::{DataError, Result};
+use crate::data::image_folder::{decode_index, scan_image_folder};
+use crate::data::preprocess::Normalize;
 
 /// Measured throughputs (images per second, wall clock).
 #[derive(Clone, Debug, Serialize)]
