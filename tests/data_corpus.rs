@@ -1,9 +1,11 @@
 //! Pre-training corpora: disjoint from glyph-dg, sizes, nesting, diversity.
 
-use oodcal::data::corpus::{corpus_image, generate_corpus, CorpusSize, CorpusSpec, Diversity};
-use oodcal::data::corpus_shapes::{corpus_catalogue, iou_any_mirror, silhouette, MAX_IOU};
-use oodcal::data::render::Style;
-use oodcal::data::shapes::{benchmark_shape, GLYPH_DG_CLASSES};
+use oodcal::data::glyph::corpus::{
+    corpus_image, generate_corpus, CorpusSize, CorpusSpec, Diversity,
+};
+use oodcal::data::glyph::corpus_shapes::{corpus_catalogue, iou_any_mirror, silhouette, MAX_IOU};
+use oodcal::data::glyph::render::Style;
+use oodcal::data::glyph::shapes::{benchmark_shape, GLYPH_DG_CLASSES};
 
 #[test]
 fn catalogue_is_large_and_disjoint_from_the_benchmark() {

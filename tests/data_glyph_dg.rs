@@ -3,11 +3,11 @@
 
 use oodcal::data::contact_sheet::{contact_sheet, write_contact_sheet};
 use oodcal::data::export::export_domainbed;
-use oodcal::data::glyph_dg::{generate_glyph_dg, glyph_dg_image, GlyphDgSpec};
+use oodcal::data::glyph::benchmark::{generate_glyph_dg, glyph_dg_image, GlyphDgSpec};
+use oodcal::data::glyph::render::{render, Style, MIN_CONTRAST};
+use oodcal::data::glyph::shapes::{benchmark_shape, GLYPH_DG_CLASSES};
 use oodcal::data::image_folder::load_image_folder;
-use oodcal::data::render::{render, Style, MIN_CONTRAST};
 use oodcal::data::rng::DetRng;
-use oodcal::data::shapes::{benchmark_shape, GLYPH_DG_CLASSES};
 use oodcal::data::split::Splits;
 
 fn small(seed: u64) -> GlyphDgSpec {

@@ -4,7 +4,7 @@ use oodcal::bench::pipeline::bench_pipeline;
 use oodcal::data::augment::FineTuneAug;
 use oodcal::data::batch::{epoch_order, erm_indices, make_batch, Batch, DomainSampler, Transform};
 use oodcal::data::export::export_domainbed;
-use oodcal::data::glyph_dg::{generate_glyph_dg, GlyphDgSpec};
+use oodcal::data::glyph::benchmark::{generate_glyph_dg, GlyphDgSpec};
 use oodcal::data::preprocess::{FloatImage, Normalize};
 use oodcal::data::recipes::{PretrainAug, Recipe};
 use oodcal::data::split::Splits;

@@ -7,7 +7,7 @@
 //!
 //! Run with `--nocapture` to see the numbers.
 
-use oodcal::data::glyph_dg::{generate_glyph_dg, GlyphDgSpec};
+use oodcal::data::glyph::benchmark::{generate_glyph_dg, GlyphDgSpec};
 use oodcal::data::rng::DetRng;
 use oodcal::data::split::Splits;
 use oodcal::data::ImageSet;

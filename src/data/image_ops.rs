@@ -121,7 +121,7 @@ pub fn adjust_hue(img: &mut FloatImage, shift: f32) {
     for p in img.data.chunks_exact_mut(3) {
         let (h, s, v) = rgb_to_hsv(p[0], p[1], p[2]);
         let h = h + shift;
-        let rgb = super::paint::hsv(h - h.floor(), s, v);
+        let rgb = super::glyph::paint::hsv(h - h.floor(), s, v);
         p.copy_from_slice(&rgb);
     }
 }

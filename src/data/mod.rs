@@ -6,8 +6,8 @@
 //!
 //! 1. Get an [`ImageSet`] (8-bit HWC images, `labels: Vec<u32>`,
 //!    `domains: Vec<u16>`, `class_names`, `domain_names`):
-//!    - quick study: [`glyph_dg::generate_glyph_dg`] (benchmark) and
-//!      [`corpus::generate_corpus`] (pre-training corpora);
+//!    - quick study: [`glyph::benchmark::generate_glyph_dg`] (benchmark) and
+//!      [`glyph::corpus::generate_corpus`] (pre-training corpora);
 //!    - real data: [`cache::load_image_folder_cached`] (PACS etc., decoded
 //!      once, then read from the cache), or [`image_folder::load_image_folder`].
 //! 2. Split it: [`split::Splits::domainbed`] (DomainBed's exact 80/20 splits;
@@ -25,7 +25,7 @@
 //! Everything random is keyed (`rng.rs`): an image, a split or an augmented
 //! sample is a pure function of its seed and position, so results do not
 //! depend on thread count or order. Generated data use only platform-exact
-//! arithmetic (`detmath.rs`, `raster.rs`) and are byte-identical on every
+//! arithmetic (`detmath.rs`, `glyph/raster.rs`) and are byte-identical on every
 //! machine; [`ImageSet::digest`] pins them. Decoding real JPEGs goes through
 //! the `image` crate (zune-jpeg), whose SIMD paths are chosen at run time;
 //! real inputs are pinned by their file checksums instead.
@@ -34,26 +34,20 @@ pub mod augment;
 pub mod batch;
 pub mod cache;
 pub mod contact_sheet;
-pub mod corpus;
-pub mod corpus_shapes;
 pub mod detmath;
 pub mod domainbed;
 pub mod error;
 pub mod export;
-pub mod glyph_dg;
+pub mod glyph;
 pub mod image_folder;
 pub mod image_ops;
 pub mod image_set;
 pub mod numpy_rng;
-pub mod paint;
 pub mod preprocess;
-pub mod raster;
 pub mod recipes;
-pub mod render;
 pub mod resize;
 pub mod rng;
 pub mod seed_hash;
-pub mod shapes;
 pub mod split;
 
 pub use error::{DataError, Result};

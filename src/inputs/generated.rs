@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::corpus::{generate_corpus, generate_held_out, CorpusSpec, Diversity};
-use crate::data::glyph_dg::{generate_glyph_dg, GlyphDgSpec};
+use crate::data::glyph::benchmark::{generate_glyph_dg, GlyphDgSpec};
+use crate::data::glyph::corpus::{generate_corpus, generate_held_out, CorpusSpec, Diversity};
 use crate::data::ImageSet;
 
 /// How a generated input is made (the `generator` table of its manifest entry).

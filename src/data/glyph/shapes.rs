@@ -8,8 +8,8 @@
 //! halos (dilated fills) and sketch lines from the same geometry; see
 //! `render.rs`.
 
-use super::detmath;
 use super::raster::{Pt, SampleMask};
+use crate::data::detmath;
 
 /// One filled component of a shape.
 #[derive(Clone, Debug, PartialEq)]

@@ -15,10 +15,10 @@
 
 use std::sync::OnceLock;
 
-use super::detmath;
 use super::raster::{Pt, SampleMask, SS2};
-use super::rng::DetRng;
 use super::shapes::{benchmark_shape, regular, Affine, Part, Shape, GLYPH_DG_CLASSES};
+use crate::data::detmath;
+use crate::data::rng::DetRng;
 
 /// Silhouette IoU at or above which two classes count as the same.
 pub const MAX_IOU: f32 = 0.8;

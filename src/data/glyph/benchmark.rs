@@ -14,11 +14,11 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::error::{DataError, Result};
-use super::image_set::ImageSet;
 use super::render::{render, Rendered, Style};
-use super::rng::DetRng;
 use super::shapes::{benchmark_shape, Shape, GLYPH_DG_CLASSES};
+use crate::data::error::{DataError, Result};
+use crate::data::image_set::ImageSet;
+use crate::data::rng::DetRng;
 
 /// Key salt separating benchmark streams from corpus streams.
 const GLYPH_DG_SALT: u64 = 0x676C_7970_682D_6467; // "glyph-dg"

@@ -17,10 +17,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::corpus_shapes::corpus_catalogue;
-use super::error::{DataError, Result};
-use super::image_set::ImageSet;
 use super::render::{render, Style};
-use super::rng::DetRng;
+use crate::data::error::{DataError, Result};
+use crate::data::image_set::ImageSet;
+use crate::data::rng::DetRng;
 
 const CORPUS_SALT: u64 = 0x636F_7270_7573; // "corpus"
 

@@ -1,8 +1,8 @@
 //! Colour and texture helpers for the procedural styles: HSV colours, luma,
 //! value noise and an f32 canvas. Basic f32 arithmetic only (see
-//! `detmath.rs` for why).
+//! `data/detmath.rs` for why).
 
-use super::rng::DetRng;
+use crate::data::rng::DetRng;
 
 /// Linear RGB triple in `[0, 1]` (no gamma handling: these are synthetic
 /// colours, not photographs).

@@ -23,11 +23,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::detmath;
 use super::paint::{blurred_alpha, hsv, lerp, luma, scale, Canvas, Noise, Rgb};
 use super::raster::{SampleMask, SS, SS2};
-use super::rng::DetRng;
 use super::shapes::{Affine, Shape};
+use crate::data::detmath;
+use crate::data::rng::DetRng;
 
 /// Minimum |mean luma(figure ink) − mean luma(background)|, luma in `[0, 1]`.
 pub const MIN_CONTRAST: f32 = 0.2;
