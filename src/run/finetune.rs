@@ -345,7 +345,7 @@ impl<S: BatchSource> BatchSource for Ticking<'_, S> {
         &mut self,
         domain: usize,
         rng: &mut TrainRng,
-    ) -> anyhow::Result<crate::train::Batch> {
+    ) -> anyhow::Result<crate::train::TrainBatch> {
         if domain == 0 {
             self.bar.inc(1);
         }

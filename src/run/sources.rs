@@ -10,7 +10,7 @@ use rand::Rng;
 use crate::data::batch::{make_batch, DomainSampler, Transform};
 use crate::data::preprocess::Normalize;
 use crate::data::ImageSet;
-use crate::train::{Batch, BatchSource, TrainRng};
+use crate::train::{BatchSource, TrainBatch, TrainRng};
 
 /// Draws minibatches uniformly with replacement from index pools.
 pub struct PoolSource<'a> {
@@ -53,7 +53,7 @@ impl<'a> PoolSource<'a> {
 }
 
 impl BatchSource for PoolSource<'_> {
-    fn next_batch(&mut self, domain: usize, rng: &mut TrainRng) -> anyhow::Result<Batch> {
+    fn next_batch(&mut self, domain: usize, rng: &mut TrainRng) -> anyhow::Result<TrainBatch> {
         let sampler = self
             .samplers
             .get(domain)
@@ -74,7 +74,7 @@ impl BatchSource for PoolSource<'_> {
             key,
         );
         let soft = batch.mix.is_some().then(|| batch.soft_targets(classes));
-        Ok(Batch {
+        Ok(TrainBatch {
             images: batch.data,
             shape: batch.shape,
             labels: batch.labels,

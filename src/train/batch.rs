@@ -6,9 +6,11 @@ use rand_chacha::ChaCha8Rng;
 /// The random stream the trainer owns, checkpoints and passes to the batch source.
 pub type TrainRng = ChaCha8Rng;
 
-/// One minibatch of images, already augmented and normalised.
+/// One minibatch of images as the trainer takes it, already augmented and
+/// normalised (`data::batch::Batch` is what the data module makes; a
+/// `BatchSource` turns one into this).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Batch {
+pub struct TrainBatch {
     /// `[b, 3, h, w]` row-major.
     pub images: Vec<f32>,
     pub shape: [usize; 4],
@@ -27,14 +29,14 @@ pub struct Batch {
 /// between calls: the trainer checkpoints `rng`'s position, and a resumed run
 /// replays the same batches only under that contract.
 pub trait BatchSource {
-    fn next_batch(&mut self, domain: usize, rng: &mut TrainRng) -> anyhow::Result<Batch>;
+    fn next_batch(&mut self, domain: usize, rng: &mut TrainRng) -> anyhow::Result<TrainBatch>;
 }
 
 impl<F> BatchSource for F
 where
-    F: FnMut(usize, &mut TrainRng) -> anyhow::Result<Batch>,
+    F: FnMut(usize, &mut TrainRng) -> anyhow::Result<TrainBatch>,
 {
-    fn next_batch(&mut self, domain: usize, rng: &mut TrainRng) -> anyhow::Result<Batch> {
+    fn next_batch(&mut self, domain: usize, rng: &mut TrainRng) -> anyhow::Result<TrainBatch> {
         self(domain, rng)
     }
 }
@@ -48,7 +50,7 @@ pub struct StepInput {
     pub targets: Vec<f32>,
 }
 
-impl Batch {
+impl TrainBatch {
     /// Checks the batch against itself and the model's class count.
     pub fn validate(&self, classes: usize) -> Result<(), String> {
         let [b, c, h, w] = self.shape;
@@ -92,7 +94,7 @@ impl Batch {
 
 impl StepInput {
     /// Concatenates per-domain batches along the batch axis (validating each).
-    pub fn stack(batches: &[Batch], classes: usize) -> Result<StepInput, String> {
+    pub fn stack(batches: &[TrainBatch], classes: usize) -> Result<StepInput, String> {
         let first = batches.first().ok_or("no batches to stack")?;
         let [_, c, h, w] = first.shape;
         let mut input = StepInput {

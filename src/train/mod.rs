@@ -2,7 +2,7 @@
 //! pre-training and ERM fine-tuning, checkpoints and evaluation.
 //!
 //! All burn-generic code lives here, in `model` and in `bench::train`; the rest of the crate sees
-//! host vectors (`Batch`, logits as `Vec<f32>`) and [`BackendJob`].
+//! host vectors (`TrainBatch`, logits as `Vec<f32>`) and [`BackendJob`].
 
 pub mod backend;
 pub mod batch;
@@ -20,7 +20,7 @@ pub use backend::{
 };
 #[cfg(feature = "ndarray")]
 pub use backend::{ndarray_info, NdArrayBackend};
-pub use batch::{Batch, BatchSource, StepInput, TrainRng};
+pub use batch::{BatchSource, StepInput, TrainBatch, TrainRng};
 pub use checkpoint::{load_weights, save_weights, set_aside, CheckpointError};
 pub use eval::{logits, logits_of_trained};
 pub use fit::{train, CheckpointPolicy, TrainConfig, TrainOutcome};

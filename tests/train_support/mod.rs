@@ -5,7 +5,7 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use oodcal::model::Network;
-use oodcal::train::{Batch, CpuBackend, TrainRng};
+use oodcal::train::{CpuBackend, TrainBatch, TrainRng};
 use rand::RngExt;
 
 pub type B = CpuBackend;
@@ -40,7 +40,7 @@ pub fn toy_batch(
     batch: usize,
     size: usize,
     classes: usize,
-) -> Batch {
+) -> TrainBatch {
     let mut images = Vec::with_capacity(batch * 3 * size * size);
     let mut labels = Vec::with_capacity(batch);
     for _ in 0..batch {
@@ -48,7 +48,7 @@ pub fn toy_batch(
         images.extend(toy_image(rng, label, domain, size));
         labels.push(label as u32);
     }
-    Batch {
+    TrainBatch {
         images,
         shape: [batch, 3, size, size],
         labels,
@@ -61,7 +61,7 @@ pub fn toy_source(
     batch: usize,
     size: usize,
     classes: usize,
-) -> impl FnMut(usize, &mut TrainRng) -> anyhow::Result<Batch> {
+) -> impl FnMut(usize, &mut TrainRng) -> anyhow::Result<TrainBatch> {
     move |domain, rng| Ok(toy_batch(rng, domain, batch, size, classes))
 }
 
