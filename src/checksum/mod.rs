@@ -7,6 +7,7 @@
 //! `cd PACS && sha256sum -c listing` and `sha256sum listing`.
 
 mod cache;
+mod cache_file;
 mod file;
 mod listing;
 pub mod page_cache;

@@ -6,7 +6,8 @@ use std::io;
 use std::path::Path;
 
 use super::at;
-use super::cache::{hex_str, now_ns, to_hex, DigestCache, Entry, Hex, Section, Stamp};
+use super::cache::{now_ns, DigestCache, Entry, Stamp};
+use super::cache_file::{hex_str, to_hex, Hex, Section};
 use super::file::sha256_file_raw;
 use super::listing::{Listing, ListingError};
 use crate::progress;
