@@ -277,3 +277,25 @@ fn unknown_selection_rule() {
     let out = plan_text(dir.path(), &text);
     assert_located(&out, at, value_column(line), "unknown variant `best-guess`");
 }
+
+#[test]
+fn unknown_recipe_is_located_and_the_recipes_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = "recipe = \"autoaugment\"";
+    let (text, at) = with_nth_line(&quick(), "recipe", 0, line);
+    let out = plan_text(dir.path(), &text);
+    assert_located(
+        &out,
+        at,
+        value_column(line),
+        "unknown variant `autoaugment`",
+    );
+    // The list comes from the one definition of the recipes.
+    for name in ["baseline", "randaugment", "augmix", "mixup", "cutmix"] {
+        assert!(
+            out.stderr.contains(&format!("`{name}`")),
+            "{name}: {}",
+            out.stderr
+        );
+    }
+}

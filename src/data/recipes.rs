@@ -24,6 +24,55 @@ use super::image_ops as ops;
 use super::preprocess::FloatImage;
 use super::rng::DetRng;
 
+/// A recipe's name, as study manifests and records write it: the one list
+/// of the recipes there are (an unknown name is refused with this list).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecipeName {
+    Baseline,
+    RandAugment,
+    AugMix,
+    Mixup,
+    CutMix,
+}
+
+impl RecipeName {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RecipeName::Baseline => "baseline",
+            RecipeName::RandAugment => "randaugment",
+            RecipeName::AugMix => "augmix",
+            RecipeName::Mixup => "mixup",
+            RecipeName::CutMix => "cutmix",
+        }
+    }
+
+    /// The recipe of this name with its default parameters.
+    pub const fn recipe(self) -> Recipe {
+        match self {
+            RecipeName::Baseline => Recipe::Baseline,
+            RecipeName::RandAugment => Recipe::RandAugment {
+                num_ops: 2,
+                magnitude: 9,
+            },
+            RecipeName::AugMix => Recipe::AugMix {
+                severity: 3,
+                width: 3,
+                depth: -1,
+                alpha: 1.0,
+            },
+            RecipeName::Mixup => Recipe::Mixup { alpha: 0.2 },
+            RecipeName::CutMix => Recipe::CutMix { alpha: 1.0 },
+        }
+    }
+}
+
+impl std::fmt::Display for RecipeName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A pre-training recipe.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "name", rename_all = "lowercase")]
@@ -54,28 +103,20 @@ pub enum Recipe {
 impl Recipe {
     /// The five recipes with their default parameters.
     pub const DEFAULTS: [Recipe; 5] = [
-        Recipe::Baseline,
-        Recipe::RandAugment {
-            num_ops: 2,
-            magnitude: 9,
-        },
-        Recipe::AugMix {
-            severity: 3,
-            width: 3,
-            depth: -1,
-            alpha: 1.0,
-        },
-        Recipe::Mixup { alpha: 0.2 },
-        Recipe::CutMix { alpha: 1.0 },
+        RecipeName::Baseline.recipe(),
+        RecipeName::RandAugment.recipe(),
+        RecipeName::AugMix.recipe(),
+        RecipeName::Mixup.recipe(),
+        RecipeName::CutMix.recipe(),
     ];
 
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> RecipeName {
         match self {
-            Recipe::Baseline => "baseline",
-            Recipe::RandAugment { .. } => "randaugment",
-            Recipe::AugMix { .. } => "augmix",
-            Recipe::Mixup { .. } => "mixup",
-            Recipe::CutMix { .. } => "cutmix",
+            Recipe::Baseline => RecipeName::Baseline,
+            Recipe::RandAugment { .. } => RecipeName::RandAugment,
+            Recipe::AugMix { .. } => RecipeName::AugMix,
+            Recipe::Mixup { .. } => RecipeName::Mixup,
+            Recipe::CutMix { .. } => RecipeName::CutMix,
         }
     }
 }

@@ -74,7 +74,7 @@ pub enum RunStatus {
 pub struct ModelInfo {
     /// The manifest's display label (unique in the study).
     pub label: String,
-    /// `resnet`, `vit` or `efficientnet-lite`.
+    /// The model family's name (`model::Family::name`).
     pub family: String,
     pub size: String,
     /// Counted on the built network (fine-tuned form, task head included).
@@ -84,7 +84,7 @@ pub struct ModelInfo {
     pub pretraining: Option<String>,
     /// Images in the pre-training corpus (`None`: from scratch or unknown).
     pub pretrain_images: Option<usize>,
-    /// Pre-training recipe (`baseline`, `randaugment`, ...).
+    /// Pre-training recipe (a `data::recipes::RecipeName`).
     pub recipe: Option<String>,
     pub optimizer: String,
     pub learning_rate: f64,

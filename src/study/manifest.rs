@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use crate::aggregate::Rule;
+use crate::data::recipes::RecipeName;
 use crate::inputs::{relative_path, Catalogue};
 use crate::model::{HeadMode, ModelSpec};
 use crate::source_error::SourceError;
@@ -82,8 +83,7 @@ pub struct PretrainEntry {
     /// An input of `data-manifest.toml` (a generated corpus).
     #[serde(serialize_with = "ser_spanned")]
     pub corpus: Spanned<String>,
-    /// baseline | randaugment | augmix | mixup | cutmix
-    pub recipe: String,
+    pub recipe: RecipeName,
     pub steps: u32,
     pub batch: u32,
     pub learning_rate: f64,
@@ -110,6 +110,15 @@ impl ModelEntry {
     pub fn is_from_scratch(&self) -> bool {
         self.pretrain.is_none() && self.weights.is_none()
     }
+
+    /// The architecture at `resolution` (the zoo's own `family-size` parser,
+    /// so the manifest and the zoo never disagree on what exists).
+    pub fn model_spec(&self, resolution: u32) -> anyhow::Result<ModelSpec> {
+        use anyhow::Context as _;
+        let spec = ModelSpec::from_parts(&self.family, &self.size)
+            .with_context(|| format!("model `{}`", self.name.get_ref()))?;
+        Ok(spec.with_image_size(resolution as usize))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -135,8 +144,6 @@ pub struct Study {
     pub pretrain: Vec<PretrainEntry>,
     pub models: Vec<ModelEntry>,
 }
-
-const RECIPES: [&str; 5] = ["baseline", "randaugment", "augmix", "mixup", "cutmix"];
 
 impl Study {
     pub fn load(file: &Path, catalogue: &Catalogue) -> Result<Study, SourceError> {
@@ -305,16 +312,6 @@ fn check_pretrain(
             ));
         }
         check_reference(&p.corpus, catalogue, "corpus", err)?;
-        if !RECIPES.contains(&p.recipe.as_str()) {
-            return Err(err(
-                p.name.span().start,
-                format!(
-                    "pretrain `{}`: recipe `{}` is not one of {RECIPES:?}",
-                    p.name.get_ref(),
-                    p.recipe
-                ),
-            ));
-        }
     }
     Ok(())
 }
