@@ -10,14 +10,13 @@ use anyhow::{bail, Context, Result};
 
 use super::benchmark::{load_benchmark, BenchmarkSet, Trial};
 use super::code_version::code_version;
-use super::finetune::{FineTuneJob, Start};
+use super::finetune::FineTuneJob;
 use super::lock::{claim, Claim};
 use super::parallel::{for_each_parallel, threads_per_job};
-use super::pretrain::{load_corpus, targets};
-use crate::checksum::DigestCache;
+use super::start::{resolve_starts, Start};
 use crate::data::augment::FineTuneAug;
 use crate::data::batch::Transform;
-use crate::inputs::{verify_input, Catalogue, Generator, InputVerdict, Roots};
+use crate::inputs::{Catalogue, Roots};
 use crate::record::store::{read_verified, RecordError};
 use crate::record::{RunRecord, RunStatus};
 use crate::study::{PlannedRun, Study};
@@ -111,7 +110,7 @@ pub fn run_study(
         return Ok(summary);
     }
     let bench = load_benchmark(&study.benchmark, catalogue, roots)?;
-    let starts = starts(study, catalogue, roots, &pending)?;
+    let starts = resolve_starts(study, catalogue, roots, &pending)?;
     let trials = trials(&bench, &pending)?;
     let shared = Shared {
         study,
@@ -245,103 +244,5 @@ fn one_line(label: &str, run: &PlannedRun, record: &RunRecord) -> String {
             format!("{head}: FAILED at step {step}: {reason}")
         }
         _ => format!("{head}: completed"),
-    }
-}
-
-/// The starting checkpoint of each pre-trained model among `pending`, checked
-/// against its pin (checkpoints of models not being run are not needed).
-fn starts(
-    study: &Study,
-    catalogue: &Catalogue,
-    roots: &Roots,
-    pending: &[&PlannedRun],
-) -> Result<BTreeMap<String, Start>> {
-    let mut out = BTreeMap::new();
-    let needed =
-        |t: &super::pretrain::PretrainTarget| pending.iter().any(|r| t.is_start_of(&r.spec.model));
-    for target in targets(study, catalogue).into_iter().filter(needed) {
-        if target.zoo.pinned_digest(catalogue).is_none() {
-            bail!(
-                "{}: checkpoint {} is not pinned in {}; run `oodcal pretrain {} --pin`",
-                target.zoo.input_name,
-                target.zoo.path,
-                catalogue.file.display(),
-                study.file.display()
-            );
-        }
-        let remedy = format!("run `oodcal pretrain {}`", study.file.display());
-        let path = verified_file(catalogue, roots, &target.zoo.input_name, &remedy)?;
-        let (classes, images) = corpus_shape(&target.pretrain, catalogue)?;
-        for model in study.models.iter().filter(|m| target.is_start_of(m)) {
-            out.insert(
-                model.name.get_ref().clone(),
-                Start::Pretrained {
-                    path: path.clone(),
-                    classes,
-                    label: target.pretrain.name.get_ref().clone(),
-                    corpus_images: images,
-                    recipe: target.pretrain.recipe.clone(),
-                },
-            );
-        }
-    }
-    for model in &study.models {
-        let Some(weights) = &model.weights else {
-            continue;
-        };
-        if !pending.iter().any(|r| r.spec.model.name == model.name) {
-            continue;
-        }
-        let name = weights.get_ref();
-        let path = verified_file(
-            catalogue,
-            roots,
-            name,
-            &format!("run `oodcal fetch {name}`"),
-        )?;
-        out.insert(
-            model.name.get_ref().clone(),
-            Start::Weights {
-                path,
-                input: name.clone(),
-            },
-        );
-    }
-    Ok(out)
-}
-
-/// The file of input `name` once it verifies against its pin (as `oodcal
-/// verify` checks it); otherwise an error with its verdict and `remedy`.
-fn verified_file(
-    catalogue: &Catalogue,
-    roots: &Roots,
-    name: &str,
-    remedy: &str,
-) -> Result<PathBuf> {
-    let input = catalogue
-        .get(name)
-        .with_context(|| format!("input `{name}` is not in {}", catalogue.file.display()))?;
-    let status = verify_input(input, roots, &DigestCache::disabled())
-        .with_context(|| format!("input `{name}`: cannot check it"))?;
-    match status.verdict {
-        InputVerdict::Ok => Ok(status.path),
-        _ => bail!("{status}\n    {remedy}"),
-    }
-}
-
-/// Classes and images of a generated corpus, from its generator settings.
-fn corpus_shape(
-    entry: &crate::study::PretrainEntry,
-    catalogue: &Catalogue,
-) -> Result<(usize, usize)> {
-    let name = entry.corpus.get_ref();
-    match catalogue.get(name).and_then(|i| i.generator.as_ref()) {
-        Some(Generator::GlyphCorpus {
-            classes, images, ..
-        }) => Ok((*classes, *images)),
-        _ => {
-            let set = load_corpus(entry, catalogue)?;
-            Ok((set.class_names.len(), set.len()))
-        }
     }
 }

@@ -19,44 +19,24 @@ use serde::{Deserialize, Serialize};
 use super::benchmark::{EvalSets, EvalSplit, Trial};
 use super::evaluate::{evaluation, final_metrics};
 use super::sources::PoolSource;
+use super::start::Start;
 use crate::data::augment::FineTuneAug;
 use crate::data::batch::Transform;
 use crate::data::ImageSet;
-use crate::model::efficientnet_lite::{IMAGENET_1K_IMAGES, PRETRAINING};
 use crate::model::Network;
 use crate::record::predictions::{self, EvalLogits, SplitLogits};
 use crate::record::store::write_record;
 use crate::record::{CodeVersion, Evaluation, ModelInfo, RunRecord, RunStatus, RECORD_SCHEMA};
 use crate::study::{Optimizer, PlannedRun};
 use crate::train::{
-    load_weights, logits_of_trained, train, BackendJob, BatchSource, DeviceInfo, OptimizerSpec,
-    TrainConfig, TrainError, TrainRng,
+    load_weights, logits_of_trained, mean_loss, train, BackendJob, BatchSource, DeviceInfo,
+    OptimizerSpec, TrainConfig, TrainError, TrainRng,
 };
 
 const CHECKPOINT_FILE: &str = "checkpoint.bin";
 const PROGRESS_FILE: &str = "progress.json";
 /// Images per forward pass during evaluation.
 const EVAL_BATCH: usize = 256;
-
-/// Where a run's weights come from.
-#[derive(Clone, Debug)]
-pub enum Start {
-    Scratch,
-    /// A zoo checkpoint with a `classes`-way pre-training head.
-    Pretrained {
-        path: PathBuf,
-        classes: usize,
-        label: String,
-        corpus_images: usize,
-        recipe: String,
-    },
-    /// Downloaded weights (a `weights` input, verified against its pin); only
-    /// EfficientNet-Lite loads them, with its 1000-way ImageNet head.
-    Weights {
-        path: PathBuf,
-        input: String,
-    },
-}
 
 /// Everything one run needs; `run::<B>` executes it on the chosen backend.
 pub struct FineTuneJob<'a> {
@@ -170,7 +150,7 @@ impl BackendJob for FineTuneJob<'_> {
 impl FineTuneJob<'_> {
     /// The network the run starts from (its initialisation is seeded by the trial seed).
     fn build<B: AutodiffBackend>(&self, device: &B::Device) -> Result<Network<B>> {
-        let spec = super::pretrain::model_spec(&self.run.spec.model, self.resolution as u32)?;
+        let spec = self.run.spec.model.model_spec(self.resolution as u32)?;
         let seed = self.run.spec.seed;
         let classes = self.set.class_names.len();
         let head = self.run.spec.head;
@@ -216,25 +196,7 @@ impl FineTuneJob<'_> {
     /// The record without results (filled in by the caller).
     fn record(&self, params: usize, info: &DeviceInfo, wall_seconds: f64) -> RunRecord {
         let s = &self.run.spec;
-        let (pretraining, pretrain_images, recipe) = match &self.start {
-            Start::Scratch => (None, None, None),
-            Start::Pretrained {
-                label,
-                corpus_images,
-                recipe,
-                ..
-            } => (
-                Some(label.clone()),
-                Some(*corpus_images),
-                Some(recipe.clone()),
-            ),
-            // The weights input itself is named, with its digest, among the record's inputs.
-            Start::Weights { .. } => (
-                Some(PRETRAINING.to_string()),
-                Some(IMAGENET_1K_IMAGES),
-                None,
-            ),
-        };
+        let pre = self.start.pretraining();
         RunRecord {
             schema: RECORD_SCHEMA.to_string(),
             run_id: self.run.id.clone(),
@@ -246,9 +208,9 @@ impl FineTuneJob<'_> {
                 family: s.model.family.clone(),
                 size: s.model.size.clone(),
                 params,
-                pretraining,
-                pretrain_images,
-                recipe,
+                pretraining: pre.label,
+                pretrain_images: pre.images,
+                recipe: pre.recipe,
                 optimizer: s.optimizer.name().to_string(),
                 learning_rate: s.learning_rate,
                 weight_decay: s.weight_decay,
@@ -313,16 +275,6 @@ fn eval_logits<B: AutodiffBackend>(
         ood_in: split_logits(model, &eval.ood_in, device),
         ood_out: split_logits(model, &eval.ood_out, device),
     }
-}
-
-/// Mean loss of steps `from+1 ..= to` (1-based steps; `losses[0]` is step 1);
-/// 0 for an empty window (JSON has no NaN, and a record must stay readable).
-pub(super) fn mean_loss(losses: &[f32], from: usize, to: usize) -> f64 {
-    let window = &losses[from.min(losses.len())..to.min(losses.len())];
-    if window.is_empty() {
-        return 0.0;
-    }
-    window.iter().map(|&l| f64::from(l)).sum::<f64>() / window.len() as f64
 }
 
 /// Each evaluation's mean training loss since the previous one.

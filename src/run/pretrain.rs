@@ -14,7 +14,6 @@ use anyhow::{bail, Context, Result};
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
-use super::finetune::mean_loss;
 use super::parallel::{for_each_parallel, threads_per_job};
 use super::sources::PoolSource;
 use crate::checksum::sha256_bytes;
@@ -25,10 +24,10 @@ use crate::data::ImageSet;
 use crate::inputs::{Catalogue, Generator, Roots};
 use crate::metrics::Predictions;
 use crate::model::{ModelSpec, Network};
-use crate::study::{zoo_checkpoint, ModelEntry, PretrainEntry, Study, ZooCheckpoint};
+use crate::study::{targets, PretrainEntry, PretrainTarget, Study};
 use crate::train::{
-    dispatch, logits_of_trained, save_weights, train, BackendJob, BackendKind, DeviceInfo,
-    LrSchedule, OptimizerSpec, TrainConfig,
+    dispatch, logits_of_trained, mean_loss, save_weights, train, BackendJob, BackendKind,
+    DeviceInfo, LrSchedule, OptimizerSpec, TrainConfig,
 };
 
 /// Weight decay of the pre-training optimizer (AdamW).
@@ -69,25 +68,6 @@ pub struct PretrainOptions {
     pub jobs: usize,
 }
 
-/// One zoo checkpoint the study needs.
-#[derive(Clone, Debug)]
-pub struct PretrainTarget {
-    pub model: ModelEntry,
-    pub pretrain: PretrainEntry,
-    pub zoo: ZooCheckpoint,
-}
-
-impl PretrainTarget {
-    /// Whether `model` fine-tunes from this checkpoint: the same architecture
-    /// pre-trained by the same `[[pretrain]]` entry. Within one study nothing
-    /// else enters the checkpoint's key (the resolution is the study's).
-    pub fn is_start_of(&self, model: &ModelEntry) -> bool {
-        model.family == self.model.family
-            && model.size == self.model.size
-            && model.pretrain.as_ref().map(|p| p.get_ref()) == Some(self.pretrain.name.get_ref())
-    }
-}
-
 /// What happened to one checkpoint.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PretrainOutcome {
@@ -105,29 +85,6 @@ pub enum PretrainOutcome {
         /// The pinned checkpoint's own figures (its `.json` sidecar), if present.
         pinned: Option<PretrainStats>,
     },
-}
-
-/// The distinct (model architecture, pre-training) pairs of a study.
-pub fn targets(study: &Study, catalogue: &Catalogue) -> Vec<PretrainTarget> {
-    let mut out: Vec<PretrainTarget> = Vec::new();
-    for model in &study.models {
-        let Some(entry) = model
-            .pretrain
-            .as_ref()
-            .and_then(|p| study.pretrain_entry(p.get_ref()))
-        else {
-            continue;
-        };
-        let zoo = zoo_checkpoint(model, entry, study.benchmark.resolution, catalogue);
-        if out.iter().all(|t| t.zoo.input_name != zoo.input_name) {
-            out.push(PretrainTarget {
-                model: model.clone(),
-                pretrain: entry.clone(),
-                zoo,
-            });
-        }
-    }
-    out
 }
 
 /// Pre-trains (or checks) every checkpoint of `study`; reports each as it goes.
@@ -278,27 +235,6 @@ pub fn load_corpus(entry: &PretrainEntry, catalogue: &Catalogue) -> Result<Image
     Ok(set)
 }
 
-pub fn recipe(entry: &PretrainEntry) -> Result<Recipe> {
-    Recipe::DEFAULTS
-        .into_iter()
-        .find(|r| r.name() == entry.recipe)
-        .with_context(|| {
-            format!(
-                "pretrain `{}`: unknown recipe `{}`",
-                entry.name.get_ref(),
-                entry.recipe
-            )
-        })
-}
-
-/// The zoo architecture of a manifest model at `resolution` (the zoo's own
-/// `family-size` parser, so the two never disagree on what exists).
-pub fn model_spec(model: &ModelEntry, resolution: u32) -> Result<ModelSpec> {
-    let spec = ModelSpec::from_parts(&model.family, &model.size)
-        .with_context(|| format!("model `{}`", model.name.get_ref()))?;
-    Ok(spec.with_image_size(resolution as usize))
-}
-
 /// Trains one checkpoint into `out` (atomically), measures it on held-out
 /// corpus images, writes `<out>.json`, and returns the checkpoint's SHA-256.
 fn train_checkpoint(
@@ -314,9 +250,9 @@ fn train_checkpoint(
     let corpus = load_corpus(&target.pretrain, catalogue)?;
     let held_out = held_out(&target.pretrain, catalogue)?;
     let job = PretrainJob {
-        spec: model_spec(&target.model, study.benchmark.resolution)?,
+        spec: target.model.model_spec(study.benchmark.resolution)?,
         entry: &target.pretrain,
-        recipe: recipe(&target.pretrain)?,
+        recipe: target.pretrain.recipe.recipe(),
         corpus: &corpus,
         held_out: &held_out,
         resolution: study.benchmark.resolution as usize,
@@ -333,7 +269,7 @@ fn train_checkpoint(
         checkpoint: target.zoo.input_name.clone(),
         key: target.zoo.key.clone(),
         corpus: target.pretrain.corpus.get_ref().clone(),
-        recipe: target.pretrain.recipe.clone(),
+        recipe: target.pretrain.recipe.to_string(),
         steps: target.pretrain.steps,
         final_loss,
         held_out_images: held_out.len(),

@@ -9,7 +9,7 @@
 
 use serde_json::json;
 
-use super::manifest::{ModelEntry, PretrainEntry};
+use super::manifest::{ModelEntry, PretrainEntry, Study};
 use crate::checksum::sha256_bytes;
 use crate::inputs::Catalogue;
 use crate::record::ENGINE_VERSION;
@@ -72,4 +72,46 @@ impl ZooCheckpoint {
             .filter(|i| i.path.to_str() == Some(self.path.as_str()))
             .and_then(|i| i.digest())
     }
+}
+
+/// One zoo checkpoint the study needs.
+#[derive(Clone, Debug)]
+pub struct PretrainTarget {
+    pub model: ModelEntry,
+    pub pretrain: PretrainEntry,
+    pub zoo: ZooCheckpoint,
+}
+
+impl PretrainTarget {
+    /// Whether `model` fine-tunes from this checkpoint: the same architecture
+    /// pre-trained by the same `[[pretrain]]` entry. Within one study nothing
+    /// else enters the checkpoint's key (the resolution is the study's).
+    pub fn is_start_of(&self, model: &ModelEntry) -> bool {
+        model.family == self.model.family
+            && model.size == self.model.size
+            && model.pretrain.as_ref().map(|p| p.get_ref()) == Some(self.pretrain.name.get_ref())
+    }
+}
+
+/// The distinct (model architecture, pre-training) pairs of a study.
+pub fn targets(study: &Study, catalogue: &Catalogue) -> Vec<PretrainTarget> {
+    let mut out: Vec<PretrainTarget> = Vec::new();
+    for model in &study.models {
+        let Some(entry) = model
+            .pretrain
+            .as_ref()
+            .and_then(|p| study.pretrain_entry(p.get_ref()))
+        else {
+            continue;
+        };
+        let zoo = zoo_checkpoint(model, entry, study.benchmark.resolution, catalogue);
+        if out.iter().all(|t| t.zoo.input_name != zoo.input_name) {
+            out.push(PretrainTarget {
+                model: model.clone(),
+                pretrain: entry.clone(),
+                zoo,
+            });
+        }
+    }
+    out
 }

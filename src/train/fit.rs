@@ -355,3 +355,13 @@ fn outcome<B: AutodiffBackend>(
         set_aside,
     }
 }
+
+/// Mean loss of steps `from+1 ..= to` (1-based steps; `losses[0]` is step 1);
+/// 0 for an empty window (JSON has no NaN, and a record must stay readable).
+pub fn mean_loss(losses: &[f32], from: usize, to: usize) -> f64 {
+    let window = &losses[from.min(losses.len())..to.min(losses.len())];
+    if window.is_empty() {
+        return 0.0;
+    }
+    window.iter().map(|&l| f64::from(l)).sum::<f64>() / window.len() as f64
+}

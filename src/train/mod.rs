@@ -23,7 +23,7 @@ pub use backend::{ndarray_info, NdArrayBackend};
 pub use batch::{BatchSource, StepInput, TrainBatch, TrainRng};
 pub use checkpoint::{load_weights, save_weights, set_aside, CheckpointError};
 pub use eval::{logits, logits_of_trained};
-pub use fit::{train, CheckpointPolicy, TrainConfig, TrainOutcome};
+pub use fit::{mean_loss, train, CheckpointPolicy, TrainConfig, TrainOutcome};
 pub use optim::{LrSchedule, OptimizerKind, OptimizerSpec};
 
 /// Why a training run stopped early.
