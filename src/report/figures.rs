@@ -154,22 +154,8 @@ fn data_size_figure(style: &Style, models: &[ModelSummary]) -> Result<Option<Fig
         return Ok(None);
     }
     let images = |m: &ModelSummary| exact(m.pretrain_images.unwrap_or(1) as f64);
-    let panel = |y: Axis, f: fn(&ModelSummary) -> MeanSe| Scatter {
-        title: format!("pre-training images vs {}", y.label),
-        x: Axis::log("pre-training images (log scale)"),
-        y,
-        markers: with_size
-            .iter()
-            .map(|m| style.marker(m, images(m), f(m)))
-            .collect(),
-        line: None,
-        diagonal: false,
-        join: false,
-    };
-    let svg = panels_svg(&[
-        panel(Axis::linear("OOD accuracy (%)"), |m| m.ood_accuracy),
-        panel(Axis::linear("OOD ECE, equal-width (%)"), |m| m.ood_ece),
-    ])?;
+    let x = Axis::log("pre-training images (log scale)");
+    let svg = accuracy_and_ece_panels(style, &with_size, "pre-training images", x, images)?;
     Ok(Some(Figure {
         id: "E".to_string(),
         title: "Pre-training data size vs OOD accuracy and calibration".to_string(),
@@ -198,22 +184,8 @@ fn recipe_figure(style: &Style, models: &[ModelSummary]) -> Result<Option<Figure
             .unwrap_or(0);
         exact(i as f64)
     };
-    let panel = |y: Axis, f: fn(&ModelSummary) -> MeanSe| Scatter {
-        title: format!("recipe vs {}", y.label),
-        x: Axis::categorical("pre-training recipe", recipes.clone()),
-        y,
-        markers: with_recipe
-            .iter()
-            .map(|m| style.marker(m, at(m), f(m)))
-            .collect(),
-        line: None,
-        diagonal: false,
-        join: false,
-    };
-    let svg = panels_svg(&[
-        panel(Axis::linear("OOD accuracy (%)"), |m| m.ood_accuracy),
-        panel(Axis::linear("OOD ECE, equal-width (%)"), |m| m.ood_ece),
-    ])?;
+    let x = Axis::categorical("pre-training recipe", recipes.clone());
+    let svg = accuracy_and_ece_panels(style, &with_recipe, "recipe", x, at)?;
     Ok(Some(Figure {
         id: "F".to_string(),
         title: "Pre-training recipe vs OOD accuracy and calibration".to_string(),
@@ -221,6 +193,32 @@ fn recipe_figure(style: &Style, models: &[ModelSummary]) -> Result<Option<Figure
         svg,
         wide: true,
     }))
+}
+
+/// Two panels with `x` across: OOD accuracy and OOD ECE (equal-width) of `models`.
+fn accuracy_and_ece_panels(
+    style: &Style,
+    models: &[&ModelSummary],
+    x_name: &str,
+    x: Axis,
+    at: impl Fn(&ModelSummary) -> MeanSe,
+) -> Result<String> {
+    let panel = |y: Axis, f: fn(&ModelSummary) -> MeanSe| Scatter {
+        title: format!("{x_name} vs {}", y.label),
+        x: x.clone(),
+        y,
+        markers: models
+            .iter()
+            .map(|m| style.marker(m, at(m), f(m)))
+            .collect(),
+        line: None,
+        diagonal: false,
+        join: false,
+    };
+    panels_svg(&[
+        panel(Axis::linear("OOD accuracy (%)"), |m| m.ood_accuracy),
+        panel(Axis::linear("OOD ECE, equal-width (%)"), |m| m.ood_ece),
+    ])
 }
 
 /// Accuracy on the line: probit(ID accuracy) vs probit(OOD accuracy) with a least-squares fit.
