@@ -171,13 +171,23 @@ fn awkward_eval_logits() -> oodcal::record::predictions::EvalLogits {
     }
 }
 
-#[test]
-fn the_record_writer_and_the_one_reader_round_trip_predictions() {
-    use oodcal::record::predictions::{read, read_record, to_csv, OOD_SPLITS};
+/// The awkward logits written by the record writer into a fresh folder.
+fn written_predictions() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    oodcal::record::predictions::EvalLogits,
+) {
     let logits = awkward_eval_logits();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("predictions.csv");
-    std::fs::write(&file, to_csv(&logits)).unwrap();
+    std::fs::write(&file, oodcal::record::predictions::to_csv(&logits)).unwrap();
+    (dir, file, logits)
+}
+
+#[test]
+fn the_record_writer_and_the_one_reader_round_trip_predictions() {
+    use oodcal::record::predictions::{read, read_record, to_csv, OOD_SPLITS};
+    let (_dir, file, logits) = written_predictions();
 
     // The record's logits come back bit for bit (signed zeros included).
     let back = read_record(&file).unwrap();
@@ -202,11 +212,7 @@ fn the_record_writer_and_the_one_reader_round_trip_predictions() {
 #[test]
 fn metrics_reads_a_records_predictions_by_split() {
     use oodcal::metrics::{PaperScores, Predictions};
-    use oodcal::record::predictions::to_csv;
-    let logits = awkward_eval_logits();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("predictions.csv");
-    std::fs::write(&file, to_csv(&logits)).unwrap();
+    let (dir, file, logits) = written_predictions();
 
     let out = run(oodcal(dir.path())
         .arg("metrics")
