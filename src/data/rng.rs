@@ -5,14 +5,18 @@
 //! random number must be a documented, stable function of its key forever.
 //! `rand`'s distributions (`random_range`, floats, shuffles) are explicitly not
 //! value-stable across releases, and a `rand` upgrade would silently change the
-//! pinned data. This generator is xoshiro256++ seeded through SplitMix64 and
-//! its integer/float conversions are written out below, so its output depends
-//! on nothing but the key.
+//! pinned data. This generator is xoshiro256++ (`rand_xoshiro`: the algorithm
+//! fixes its output) seeded through SplitMix64 from the key, and its
+//! integer/float conversions are written out below, so its output depends on
+//! nothing but the key.
 //!
 //! Every stream is derived from a key (a short list of `u64`s such as
 //! `(salt, seed, domain, class, index)`), never from a shared sequential
 //! generator: that is what makes generation and augmentation independent of
 //! iteration order and thread count.
+
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::detmath;
 
@@ -47,7 +51,7 @@ pub fn hash_str(s: &str) -> u64 {
 /// xoshiro256++ (Blackman & Vigna), seeded from a key. Not cryptographic.
 #[derive(Clone, Debug)]
 pub struct DetRng {
-    s: [u64; 4],
+    core: Xoshiro256PlusPlus,
 }
 
 impl DetRng {
@@ -62,7 +66,13 @@ impl DetRng {
         if s == [0; 4] {
             s[0] = 1;
         }
-        DetRng { s }
+        let mut seed = [0u8; 32];
+        for (bytes, word) in seed.chunks_exact_mut(8).zip(s) {
+            bytes.copy_from_slice(&word.to_le_bytes());
+        }
+        DetRng {
+            core: Xoshiro256PlusPlus::from_seed(seed),
+        }
     }
 
     /// A child generator keyed by this one's next output and `tag`, for
@@ -73,16 +83,7 @@ impl DetRng {
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        let s = &mut self.s;
-        let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
-        let t = s[1] << 17;
-        s[2] ^= s[0];
-        s[3] ^= s[1];
-        s[1] ^= s[2];
-        s[0] ^= s[3];
-        s[2] ^= t;
-        s[3] = s[3].rotate_left(45);
-        result
+        self.core.next_u64()
     }
 
     /// Uniform in `[0, 1)` with 24 random bits (exact in f32).
