@@ -399,14 +399,14 @@ mod tests {
         assert_eq!(lines.len(), 6, "{good}");
         let without = |i: usize| good.replacen(&format!("{}\n", lines[i]), "", 1);
         let mut flipped = good.clone().into_bytes();
-        flipped[good.find("\t3").unwrap() + 10] ^= 0x01;
+        flipped[good.find("\t4").unwrap() + 10] ^= 0x01;
         let damaged = [
             good[..good.rfind(FOOTER).unwrap()].to_string(),
             good.trim_end().to_string(),
             String::from_utf8(flipped).unwrap(),
             good.replacen(lines[2], &lines[2].replacen('\t', " ", 1), 1),
             good.replacen(lines[2], &lines[2].to_uppercase(), 1),
-            good.replacen("cache\t3", "cache\t2", 1),
+            good.replacen("cache\t4", "cache\t3", 1),
             without(3),
             without(1),
             good.replacen(lines[2], lines[3], 1),

@@ -90,8 +90,9 @@ pub(super) type Section = BTreeMap<String, Entry>;
 /// entry lines follow, sorted by relative path: `sha256, size, mtime_ns,
 /// ctime_ns, inode, hashed_at_ns, relative path`, separated by tabs. The last
 /// line, `end <checksum>`, holds a 64-bit checksum of everything before it.
-/// (Version 2 keyed every entry by its absolute path, in no order.)
-const HEADER: &str = "oodcal-digest-cache\t3\n";
+/// (Version 3 had a checksum of its own making; version 2 keyed every entry
+/// by its absolute path, in no order. Older caches are ignored and rebuilt.)
+const HEADER: &str = "oodcal-digest-cache\t4\n";
 pub(super) const FOOTER: &str = "end\t";
 
 /// The sections of a cache file (folder → byte range of its entry lines),
@@ -127,28 +128,11 @@ pub(super) fn parse(text: &str) -> Option<HashMap<PathBuf, Range<usize>>> {
     Some(sections)
 }
 
-/// A 64-bit checksum that any change of one 8-byte word always alters
-/// (every step is a bijection of the state); not cryptographic: it guards
-/// against damage, and whoever can write the cache can write the data too.
+/// XXH3-64 of the text before the end line: not cryptographic, it guards
+/// against damage (a torn or edited file), and whoever can write the cache can
+/// write the data too.
 fn checksum(bytes: &[u8]) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let step = |h: u64, w: u64| {
-        let h = (h ^ w).wrapping_mul(K);
-        h ^ (h >> 29)
-    };
-    let mut lanes = [1u64, 2, 3, 4].map(|i| i.wrapping_mul(K) ^ bytes.len() as u64);
-    let mut blocks = bytes.chunks_exact(32);
-    for block in &mut blocks {
-        for (lane, w) in lanes.iter_mut().zip(block.chunks_exact(8)) {
-            *lane = step(*lane, u64::from_le_bytes(w.try_into().expect("8 bytes")));
-        }
-    }
-    let mut tail = [0u8; 32];
-    tail[..blocks.remainder().len()].copy_from_slice(blocks.remainder());
-    for (lane, w) in lanes.iter_mut().zip(tail.chunks_exact(8)) {
-        *lane = step(*lane, u64::from_le_bytes(w.try_into().expect("8 bytes")));
-    }
-    lanes.into_iter().fold(0, step)
+    xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
 /// One entry line; `None` if it is malformed (never trusted, then). One
@@ -245,7 +229,7 @@ mod tests {
 
     #[test]
     fn the_checksum_and_the_integer_parser() {
-        // The checksum alters with any one word, wherever it is.
+        // The checksum alters with a flipped bit, wherever it is.
         let base = vec![7u8; 101];
         for i in 0..base.len() {
             let mut b = base.clone();
