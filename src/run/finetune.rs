@@ -27,7 +27,7 @@ use crate::model::Network;
 use crate::record::predictions::{self, EvalLogits, SplitLogits};
 use crate::record::store::write_record;
 use crate::record::{CodeVersion, Evaluation, ModelInfo, RunRecord, RunStatus, RECORD_SCHEMA};
-use crate::study::{Optimizer, PlannedRun};
+use crate::study::PlannedRun;
 use crate::train::{
     load_weights, logits_of_trained, mean_loss, train, BackendJob, BatchSource, DeviceInfo,
     OptimizerSpec, TrainConfig, TrainError, TrainRng,
@@ -176,13 +176,7 @@ impl FineTuneJob<'_> {
     fn config(&self, checkpoint: &Path) -> TrainConfig {
         let s = &self.run.spec;
         let (lr, wd) = (s.learning_rate, s.weight_decay);
-        let optimizer = match s.optimizer {
-            Optimizer::Sgd => OptimizerSpec {
-                momentum: s.momentum,
-                ..OptimizerSpec::sgd(lr, wd)
-            },
-            Optimizer::Adam => OptimizerSpec::adam(lr, wd),
-        };
+        let optimizer = OptimizerSpec::of_kind(s.optimizer, lr, wd, s.momentum);
         let every = s.eval_every as usize;
         TrainConfig {
             optimizer,

@@ -11,6 +11,7 @@ use crate::data::recipes::RecipeName;
 use crate::inputs::{relative_path, Catalogue};
 use crate::model::{HeadMode, ModelSpec};
 use crate::source_error::SourceError;
+use crate::train::OptimizerKind;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,23 +38,6 @@ pub struct Benchmark {
     pub holdout_fraction: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Optimizer {
-    Sgd,
-    Adam,
-}
-
-impl Optimizer {
-    /// The manifest's spelling, which records and reference results use too.
-    pub fn name(self) -> &'static str {
-        match self {
-            Optimizer::Sgd => "sgd",
-            Optimizer::Adam => "adam",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Protocol {
@@ -61,7 +45,7 @@ pub struct Protocol {
     pub batch_per_domain: u32,
     pub steps: u32,
     pub eval_every: u32,
-    pub optimizers: Vec<Optimizer>,
+    pub optimizers: Vec<OptimizerKind>,
     pub momentum: f64,
     pub learning_rates: Vec<f64>,
     pub weight_decays: Vec<f64>,

@@ -10,6 +10,6 @@ mod run_id;
 mod zoo_checkpoint;
 
 pub use expand::{expand, PlannedRun};
-pub use manifest::{Benchmark, ModelEntry, Optimizer, PretrainEntry, Protocol, Study, StudyHeader};
+pub use manifest::{Benchmark, ModelEntry, PretrainEntry, Protocol, Study, StudyHeader};
 pub use run_id::{run_id, RunSpec, RUN_SPEC_SCHEMA};
 pub use zoo_checkpoint::{targets, zoo_checkpoint, PretrainTarget, ZooCheckpoint, ZOO_DIR};

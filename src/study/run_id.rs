@@ -12,9 +12,10 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-use super::manifest::{Benchmark, ModelEntry, Optimizer, PretrainEntry};
+use super::manifest::{Benchmark, ModelEntry, PretrainEntry};
 use crate::checksum::sha256_bytes;
 use crate::model::HeadMode;
+use crate::train::OptimizerKind;
 
 /// Version tag of the spec layout; bump it when the meaning of a field changes.
 pub const RUN_SPEC_SCHEMA: &str = "oodcal-run-spec-v2";
@@ -30,7 +31,7 @@ pub struct RunSpec {
     /// The resolved pre-training recipe, when the model is pre-trained by oodcal.
     pub pretrain: Option<PretrainEntry>,
     pub head: HeadMode,
-    pub optimizer: Optimizer,
+    pub optimizer: OptimizerKind,
     pub learning_rate: f64,
     pub weight_decay: f64,
     pub momentum: f64,

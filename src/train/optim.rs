@@ -27,6 +27,17 @@ pub enum OptimizerKind {
     AdamW,
 }
 
+impl OptimizerKind {
+    /// The name manifests, records and reference results use.
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Sgd => "sgd",
+            OptimizerKind::Adam => "adam",
+            OptimizerKind::AdamW => "adamw",
+        }
+    }
+}
+
 /// Learning rate as a function of the step.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -73,6 +84,18 @@ impl OptimizerSpec {
             kind: OptimizerKind::AdamW,
             momentum: 0.0,
             ..Self::sgd(lr, weight_decay)
+        }
+    }
+
+    /// An optimizer of `kind` at a constant rate; `momentum` is SGD's.
+    pub fn of_kind(kind: OptimizerKind, lr: f64, weight_decay: f64, momentum: f64) -> Self {
+        match kind {
+            OptimizerKind::Sgd => Self {
+                momentum,
+                ..Self::sgd(lr, weight_decay)
+            },
+            OptimizerKind::Adam => Self::adam(lr, weight_decay),
+            OptimizerKind::AdamW => Self::adamw(lr, weight_decay),
         }
     }
 
