@@ -92,10 +92,17 @@ fn ndarray_and_flex_take_the_same_steps() {
         let mut optim = Optim::new(&OptimizerSpec::sgd(0.05, 1e-4));
         let input = synthetic_input(16, spec.image_size, 10);
         (0..4)
-            .map(|_| {
-                let (next, loss) =
-                    train_step(model.clone(), &mut optim, input.clone(), 0.05, &device)
-                        .expect("finite loss");
+            .map(|step| {
+                let noise = oodcal::model::Noise::of_step(0, step);
+                let (next, loss) = train_step(
+                    model.clone(),
+                    &mut optim,
+                    input.clone(),
+                    0.05,
+                    noise,
+                    &device,
+                )
+                .expect("finite loss");
                 model = next;
                 loss
             })

@@ -9,7 +9,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::model::ModelSpec;
+use crate::model::{ModelSpec, Noise};
 use crate::train::backend::{BackendJob, DeviceInfo};
 use crate::train::batch::StepInput;
 use crate::train::optim::{Optim, OptimizerSpec};
@@ -84,7 +84,8 @@ pub fn throughput<B: AutodiffBackend>(
         if i == job.warmup {
             start = Instant::now();
         }
-        let step = train_step(model, &mut optim, input.clone(), 0.01, device);
+        let noise = Noise::of_step(0, i);
+        let step = train_step(model, &mut optim, input.clone(), 0.01, noise, device);
         model = step.expect("finite loss on synthetic data").0;
     }
     // The step reads its loss back, but the update after it may still be queued on a GPU.

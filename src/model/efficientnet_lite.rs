@@ -13,11 +13,11 @@ use burn::module::RunningState;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::Distribution;
 use serde::{Deserialize, Serialize};
 
 use super::batch_norm::batch_norm_2d;
 use super::init::param_id_for;
+use super::noise::Noise;
 use super::{Backbone, Network};
 use crate::weights::{
     load_state_dict, read_state_dict, KeyConvention, LoadError, StateDict, WeightsError,
@@ -380,7 +380,7 @@ impl<B: Backend> MbConv<B> {
         }
     }
 
-    pub fn forward(&self, input: Tensor<B, 4>) -> Tensor<B, 4> {
+    pub fn forward(&self, input: Tensor<B, 4>, noise: Option<Noise>) -> Tensor<B, 4> {
         let mut x = input.clone();
         if let (Some(conv), Some(bn)) = (&self.expand_conv, &self.bn0) {
             x = relu6(batch_norm_2d(bn, conv.forward(x)));
@@ -388,21 +388,25 @@ impl<B: Backend> MbConv<B> {
         x = relu6(batch_norm_2d(&self.bn1, self.depthwise_conv.forward(x)));
         x = batch_norm_2d(&self.bn2, self.project_conv.forward(x));
         match self.skip {
-            true => self.drop_connect(x) + input,
+            true => self.drop_connect(x, noise) + input,
             false => x,
         }
     }
 
     /// Drops the whole residual branch of random samples with probability
-    /// `drop_connect`, rescaling the kept ones; identity outside training.
-    fn drop_connect(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    /// `drop_connect`, rescaling the kept ones; identity without `noise`
+    /// (evaluation) or on a backend without autodiff.
+    fn drop_connect(&self, x: Tensor<B, 4>, noise: Option<Noise>) -> Tensor<B, 4> {
         let device = x.device();
-        if self.drop_connect == 0.0 || !B::ad_enabled(&device) {
+        let Some(noise) = noise.filter(|_| self.drop_connect > 0.0 && B::ad_enabled(&device))
+        else {
             return x;
-        }
+        };
         let keep = 1.0 - self.drop_connect;
         let batch = x.dims()[0];
-        let mask = Tensor::<B, 4>::random([batch, 1, 1, 1], Distribution::Bernoulli(keep), &device);
+        let mask = noise
+            .bernoulli::<B>(batch, keep, &device)
+            .reshape([batch, 1, 1, 1]);
         x * mask / keep
     }
 }
@@ -423,17 +427,35 @@ pub struct EfficientNetLite<B: Backend> {
 impl<B: Backend> EfficientNetLite<B> {
     /// Images `[b, 3, h, w]` (ImageNet-normalised) to pooled features `[b, 1280]`.
     pub fn features(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
+        self.features_noised(images, None)
+    }
+
+    /// [`Self::features`] with block `i`'s drop-connect keyed by `noise.layer(i)`.
+    fn features_noised(&self, images: Tensor<B, 4>, noise: Option<Noise>) -> Tensor<B, 2> {
         let mut x = relu6(batch_norm_2d(&self.bn0, self.conv_stem.forward(images)));
-        for block in &self.blocks {
-            x = block.forward(x);
+        for (i, block) in self.blocks.iter().enumerate() {
+            x = block.forward(x, noise.map(|n| n.layer(i as u64)));
         }
         x = relu6(batch_norm_2d(&self.bn1, self.conv_head.forward(x)));
         let [b, c, h, w] = x.dims();
         x.reshape([b, c, h * w]).mean_dim(2).reshape([b, c])
     }
 
-    /// Pooled features with dropout (identity outside training), ready for the head.
-    pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
-        self.dropout.forward(self.features(images))
+    /// Pooled features, with dropout when `noise` keys a training pass, ready
+    /// for the head.
+    pub fn forward(&self, images: Tensor<B, 4>, noise: Option<Noise>) -> Tensor<B, 2> {
+        let features = self.features_noised(images, noise);
+        let device = features.device();
+        let Some(noise) = noise.filter(|_| self.dropout.prob > 0.0 && B::ad_enabled(&device))
+        else {
+            return features;
+        };
+        let keep = 1.0 - self.dropout.prob;
+        let [b, c] = features.dims();
+        let mask = noise
+            .layer(u64::MAX)
+            .bernoulli::<B>(b * c, keep, &device)
+            .reshape([b, c]);
+        features * mask / keep
     }
 }

@@ -8,6 +8,7 @@ pub mod efficientnet_lite;
 pub mod head;
 pub mod init;
 pub mod module_path;
+pub mod noise;
 pub mod resnet;
 pub mod vit;
 pub mod zoo;
@@ -17,6 +18,7 @@ use burn::prelude::*;
 
 pub use efficientnet_lite::{EfficientNetLite, EfficientNetLiteConfig, LiteVariant};
 pub use head::HeadMode;
+pub use noise::Noise;
 pub use resnet::{ResNet, ResNetConfig};
 pub use vit::{Pool, Vit, VitConfig};
 pub use zoo::{BackboneConfig, Family, ModelSpec, Size};
@@ -52,11 +54,13 @@ pub enum Backbone<B: Backend> {
 }
 
 impl<B: Backend> Backbone<B> {
-    pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
+    /// Features; `noise` keys the stochastic layers of a training pass
+    /// (`None`: none are applied, as in evaluation).
+    pub fn forward(&self, images: Tensor<B, 4>, noise: Option<Noise>) -> Tensor<B, 2> {
         match self {
             Backbone::ResNet(net) => net.forward(images),
             Backbone::Vit(net) => net.forward(images),
-            Backbone::EfficientNetLite(net) => net.forward(images),
+            Backbone::EfficientNetLite(net) => net.forward(images, noise),
         }
     }
 }
@@ -73,9 +77,15 @@ pub struct Network<B: Backend> {
 }
 
 impl<B: Backend> Network<B> {
-    /// Images `[b, 3, h, w]` (normalised) to logits `[b, classes]`.
+    /// Images `[b, 3, h, w]` (normalised) to logits `[b, classes]`, without
+    /// dropout or drop-connect (evaluation).
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
-        let logits = self.head.forward(self.backbone.forward(images));
+        self.forward_noised(images, None)
+    }
+
+    /// Logits of a training pass whose stochastic layers are keyed by `noise`.
+    pub fn forward_noised(&self, images: Tensor<B, 4>, noise: Option<Noise>) -> Tensor<B, 2> {
+        let logits = self.head.forward(self.backbone.forward(images, noise));
         match &self.adapter {
             Some(adapter) => adapter.forward(logits),
             None => logits,

@@ -15,7 +15,7 @@ use super::checkpoint::{train_rng, Checkpoint, CheckpointMeta, RngPosition};
 use super::optim::{Optim, OptimizerSpec};
 use super::step::train_step;
 use super::TrainError;
-use crate::model::Network;
+use crate::model::{Network, Noise};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -177,12 +177,11 @@ where
         }
         let input = draw(source, &mut state.rng, config.domains, classes, state.step)?;
         let lr = config.optimizer.lr_at(state.step, config.steps);
-        let (model, loss) =
-            train_step(state.model, &mut state.optim, input, lr, device).map_err(|loss| {
-                TrainError::NonFinite {
-                    step: state.step + 1,
-                    loss,
-                }
+        let noise = Noise::of_step(config.seed, state.step);
+        let (model, loss) = train_step(state.model, &mut state.optim, input, lr, noise, device)
+            .map_err(|loss| TrainError::NonFinite {
+                step: state.step + 1,
+                loss,
             })?;
         state.model = model;
         state.step += 1;

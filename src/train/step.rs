@@ -7,7 +7,7 @@ use burn::tensor::backend::AutodiffBackend;
 
 use super::batch::StepInput;
 use super::optim::Optim;
-use crate::model::Network;
+use crate::model::{Network, Noise};
 
 /// Mean over the batch of −Σ_k target_k · log softmax(logits)_k.
 ///
@@ -29,8 +29,9 @@ pub fn to_tensors<B: Backend>(
     (images, targets)
 }
 
-/// Runs one step at learning rate `lr`; returns the updated model and the loss
-/// before the update (read back to the host, which also synchronises the device).
+/// Runs one step at learning rate `lr`, its dropout and drop-connect masks
+/// keyed by `noise`; returns the updated model and the loss before the update
+/// (read back to the host, which also synchronises the device).
 ///
 /// A non-finite loss is returned as `Err(loss)` without updating: the weights
 /// would be poisoned, and the caller stops the run anyway.
@@ -39,10 +40,11 @@ pub fn train_step<B: AutodiffBackend>(
     optim: &mut Optim<B>,
     input: StepInput,
     lr: f64,
+    noise: Noise,
     device: &B::Device,
 ) -> Result<(Network<B>, f32), f32> {
     let (images, targets) = to_tensors::<B>(input, device);
-    let loss = cross_entropy(model.forward(images), targets);
+    let loss = cross_entropy(model.forward_noised(images, Some(noise)), targets);
     let value = scalar(&loss);
     if !value.is_finite() {
         return Err(value);
