@@ -1,6 +1,8 @@
 //! Small statistics the claims and figures need beyond `crate::metrics`:
 //! ranks, Spearman correlation, the probit transform and a least-squares line.
 
+use statrs::distribution::{ContinuousCDF, Normal};
+
 /// Ranks 1..n, ties sharing the mean of their positions.
 pub fn ranks(values: &[f64]) -> Vec<f64> {
     let mut order: Vec<usize> = (0..values.len()).collect();
@@ -44,38 +46,11 @@ pub fn spearman(x: &[f64], y: &[f64]) -> Option<f64> {
     pearson(&ranks(x), &ranks(y))
 }
 
-/// Standard normal CDF through erfc (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7),
-/// enough for placing points on a probit axis.
-pub fn normal_cdf(x: f64) -> f64 {
-    let z = x.abs() / std::f64::consts::SQRT_2;
-    let t = 1.0 / (1.0 + 0.327_591_1 * z);
-    let poly = t
-        * (0.254_829_592
-            + t * (-0.284_496_736
-                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
-    let erfc = poly * (-z * z).exp();
-    if x >= 0.0 {
-        1.0 - erfc / 2.0
-    } else {
-        erfc / 2.0
-    }
-}
-
-/// Probit (inverse normal CDF) of a fraction, by bisection on [`normal_cdf`].
-/// Fractions are clamped to `[1e-4, 1 - 1e-4]`: an accuracy of exactly 0 or
-/// 100% would otherwise sit at infinity.
+/// Probit (inverse standard normal CDF, `statrs`) of a fraction. Fractions
+/// are clamped to `[1e-4, 1 - 1e-4]`: an accuracy of exactly 0 or 100% would
+/// otherwise sit at infinity.
 pub fn probit(p: f64) -> f64 {
-    let p = p.clamp(1e-4, 1.0 - 1e-4);
-    let (mut lo, mut hi) = (-10.0_f64, 10.0_f64);
-    for _ in 0..80 {
-        let mid = 0.5 * (lo + hi);
-        if normal_cdf(mid) < p {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    0.5 * (lo + hi)
+    Normal::standard().inverse_cdf(p.clamp(1e-4, 1.0 - 1e-4))
 }
 
 /// Least-squares line `y = intercept + slope x`; `None` when x is constant.
@@ -115,9 +90,10 @@ mod tests {
 
     #[test]
     fn probit_inverts_the_normal_cdf() {
-        assert!(probit(0.5).abs() < 1e-6);
-        assert!((probit(0.975) - 1.959_964).abs() < 1e-4);
-        assert!((probit(0.025) + 1.959_964).abs() < 1e-4);
+        assert!(probit(0.5).abs() < 1e-12);
+        assert!((probit(0.975) - 1.959_963_984_540_054).abs() < 1e-9);
+        assert!((probit(0.025) + 1.959_963_984_540_054).abs() < 1e-9);
+        assert_eq!(probit(0.0), probit(1e-4), "clamped, not infinite");
     }
 
     #[test]
