@@ -165,7 +165,9 @@ where
     E: FnMut(usize, &Network<B>) -> anyhow::Result<()>,
 {
     let fingerprint = config.fingerprint(&architecture(&model));
-    B::seed(device, config.seed);
+    // No `B::seed`: burn's generator is process-wide, so seeding it here would
+    // reset it under a run training beside this one; nothing in a step draws
+    // from it (dropout masks are keyed, see `model::noise`).
     let (mut state, set_aside) = start(model, config, &fingerprint, device)?;
     let resumed_from = state.step;
     let classes = state.model.num_classes();
