@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use minijinja::value::Serde;
-use minijinja::{context, AutoEscape, Environment, Value};
+use minijinja::{context, AutoEscape, Environment, HtmlEscape, Value};
 use serde::Serialize;
 
 use super::figures::Figure;
@@ -35,6 +35,42 @@ pub fn mean_se(v: &MeanSe) -> String {
     }
 }
 
+/// A count with thousands separators: 158,000.
+fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// A parameter count as a reader takes it in: 4.70 M, 322.3 k.
+fn params(n: u64) -> String {
+    match n {
+        1_000_000.. => format!("{:.2} M", n as f64 / 1e6),
+        1_000.. => format!("{:.1} k", n as f64 / 1e3),
+        _ => n.to_string(),
+    }
+}
+
+/// `text` for the page, escaped, its `backticked` names set as code (the
+/// claims' texts are written for the CSV and the terminal too).
+fn with_code(text: &str) -> Value {
+    let mut html = String::new();
+    for (i, part) in text.split('`').enumerate() {
+        let part = HtmlEscape(part);
+        match i % 2 {
+            1 => html.push_str(&format!("<code>{part}</code>")),
+            _ => html.push_str(&part.to_string()),
+        }
+    }
+    Value::from_safe_string(html)
+}
+
 fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "–".to_string(), |v| format!("{v:.digits$}"))
 }
@@ -47,9 +83,9 @@ fn model_rows(a: &Aggregate) -> Vec<Value> {
                 label => m.label.clone(),
                 family => m.family.clone(),
                 size => m.size.clone(),
-                params => m.params,
+                params => params(m.params),
                 pretraining => m.pretraining.clone().unwrap_or_else(|| "from scratch".into()),
-                images => m.pretrain_images.map_or_else(|| "–".to_string(), |n| n.to_string()),
+                images => m.pretrain_images.map_or_else(|| "–".to_string(), count),
                 recipe => m.recipe.clone().unwrap_or_else(|| "–".into()),
                 seeds => m.seeds.len(),
                 ood_acc => mean_se(&m.ood_accuracy),
@@ -71,8 +107,8 @@ fn claim_rows(a: &Aggregate) -> Vec<Value> {
         .map(|c| {
             context! {
                 id => c.id.clone(),
-                claim => c.claim.clone(),
-                test => c.test.clone(),
+                claim => with_code(&c.claim),
+                test => with_code(&c.test),
                 statistic => c.statistic.clone(),
                 expected => if c.claimed_sign > 0.0 { "> 0" } else { "< 0" },
                 points => c.points,
@@ -83,7 +119,7 @@ fn claim_rows(a: &Aggregate) -> Vec<Value> {
                 },
                 verdict => c.verdict.text(),
                 verdict_class => format!("{:?}", c.verdict).to_lowercase(),
-                note => c.note.clone(),
+                note => with_code(&c.note),
             }
         })
         .collect()
@@ -237,5 +273,32 @@ impl StudyMeta {
             manifest: Some((shown, sha)),
             selection: study.protocol.selection,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_parameters_read_as_a_reader_writes_them() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1_000), "1,000");
+        assert_eq!(count(158_000), "158,000");
+        assert_eq!(count(1_281_167), "1,281,167");
+        assert_eq!(params(4_701_031), "4.70 M");
+        assert_eq!(params(322_311), "322.3 k");
+        assert_eq!(params(950), "950");
+    }
+
+    #[test]
+    fn backticked_names_become_code_and_the_rest_is_escaped() {
+        let html = with_code("sharing `imagenet-1k` <b> & `a<b`");
+        assert_eq!(
+            html.to_string(),
+            "sharing <code>imagenet-1k</code> &lt;b&gt; &amp; <code>a&lt;b</code>"
+        );
+        assert!(html.is_safe());
     }
 }
