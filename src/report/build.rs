@@ -200,7 +200,7 @@ fn build_lock(
     }
     Ok(lock::Lock {
         records_dir: records_dir.to_path_buf(),
-        code: provenance.code.clone(),
+        code: provenance.code.iter().map(|c| c.lock_line()).collect(),
         files,
         records,
         inputs,

@@ -20,29 +20,48 @@ pub struct DeviceCount {
     pub runs: usize,
 }
 
+/// One code version that made records, labelled for a reader.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CodeCount {
+    pub version: String,
+    pub engine: String,
+    /// The commit, without the `-dirty` suffix.
+    pub commit: String,
+    /// The working tree had changes the commit does not hold.
+    pub dirty: bool,
+    pub cargo_lock_sha256: String,
+    pub runs: usize,
+}
+
+impl CodeCount {
+    /// `version engine git cargo_lock_sha256`, as `report.lock` writes it.
+    pub fn lock_line(&self) -> String {
+        let dirty = if self.dirty { "-dirty" } else { "" };
+        format!(
+            "{} {} {}{dirty} {}",
+            self.version, self.engine, self.commit, self.cargo_lock_sha256
+        )
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Provenance {
     pub inputs: Vec<InputDigest>,
-    /// `version engine git cargo_lock_sha256`.
-    pub code: Vec<String>,
+    pub code: Vec<CodeCount>,
     pub devices: Vec<DeviceCount>,
     pub total_wall_seconds: f64,
 }
 
 pub fn provenance(records: &[LoadedRun]) -> Provenance {
     let mut inputs: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    let mut code = BTreeSet::new();
+    let mut code: BTreeMap<&crate::record::CodeVersion, usize> = BTreeMap::new();
     let mut devices: BTreeMap<(String, String, String), usize> = BTreeMap::new();
     let mut wall = 0.0;
     for r in records.iter().map(|l| &l.record) {
         for (name, digest) in &r.inputs {
             inputs.entry(name).or_default().insert(digest);
         }
-        let c = &r.code;
-        code.insert(format!(
-            "{} {} {} {}",
-            c.version, c.engine, c.git, c.cargo_lock_sha256
-        ));
+        *code.entry(&r.code).or_default() += 1;
         let key = (
             r.device.backend.to_string(),
             r.device.device_name.clone(),
@@ -59,7 +78,20 @@ pub fn provenance(records: &[LoadedRun]) -> Provenance {
                 digests: d.into_iter().map(str::to_string).collect(),
             })
             .collect(),
-        code: code.into_iter().collect(),
+        code: code
+            .into_iter()
+            .map(|(c, runs)| {
+                let commit = c.git.strip_suffix("-dirty");
+                CodeCount {
+                    version: c.version.clone(),
+                    engine: c.engine.clone(),
+                    commit: commit.unwrap_or(&c.git).to_string(),
+                    dirty: commit.is_some(),
+                    cargo_lock_sha256: c.cargo_lock_sha256.clone(),
+                    runs,
+                }
+            })
+            .collect(),
         devices: devices
             .into_iter()
             .map(|((backend, device, driver), runs)| DeviceCount {
