@@ -35,7 +35,13 @@ pub fn reliability_figures(
     selected: &[RunRow],
 ) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
-    for m in models {
+    for (i, m) in models.iter().enumerate() {
+        // `diagram_models` puts the highest mean OOD accuracy first.
+        let why = match (i, models.len()) {
+            (_, 1) => "the study's only model",
+            (0, _) => "the highest mean OOD accuracy of the study",
+            _ => "the lowest mean OOD accuracy of the study",
+        };
         let Some(run) = selected
             .iter()
             .filter(|r| r.label == m.label)
@@ -47,12 +53,13 @@ pub fn reliability_figures(
         if !path.exists() {
             continue;
         }
-        out.push(diagram(&path, m, run)?);
+        out.push(diagram(&path, m, run, why)?);
     }
     Ok(out)
 }
 
-fn diagram(path: &Path, m: &ModelSummary, run: &RunRow) -> Result<Figure> {
+/// The figure of `m`'s run `run`; `why` says why this model is shown.
+fn diagram(path: &Path, m: &ModelSummary, run: &RunRow, why: &str) -> Result<Figure> {
     let logits = predictions::read_record(path)?;
     let k = logits.classes;
     let t = fit_temperature(&logits.id.logits(k)?).temperature;
@@ -95,7 +102,7 @@ fn diagram(path: &Path, m: &ModelSummary, run: &RunRow) -> Result<Figure> {
     Ok(Figure {
         id: format!("R-{}", m.label),
         title: format!("Reliability diagrams: {} (seed {}, lr {}, wd {})", m.label, run.seed, run.learning_rate, run.weight_decay),
-        caption: "Top-label, 10 equal-width bins, one point per non-empty bin; the OOD panel pools the test domain's in and out splits, and its ECE is their mean, as in the tables. Temperature fitted by NLL on ID validation and applied to both.".to_string(),
+        caption: format!("Shown because this model has {why}. Top-label, 10 equal-width bins, one point per non-empty bin; the OOD panel pools the test domain's in and out splits, and its ECE is their mean, as in the tables. Temperature fitted by NLL on ID validation and applied to both."),
         svg,
         wide: true,
     })
