@@ -11,6 +11,17 @@ fn metrics(dir: &Path, name: &str, body: &str, extra: &[&str]) -> common::Run {
     run(oodcal(dir).arg("metrics").arg(&file).args(extra))
 }
 
+/// The value of metric `name` in `oodcal metrics --json` output.
+fn metric_value(json: &serde_json::Value, name: &str) -> f64 {
+    json.as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["metric"] == name)
+        .unwrap_or_else(|| panic!("{name} missing from {json}"))["value"]
+        .as_f64()
+        .unwrap()
+}
+
 #[test]
 fn csv_probabilities_give_named_variants_matching_the_library() {
     let dir = tempfile::tempdir().unwrap();
@@ -18,15 +29,7 @@ fn csv_probabilities_give_named_variants_matching_the_library() {
     let out = metrics(dir.path(), "p.csv", body, &["--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    let get = |name: &str| {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["metric"] == name)
-            .unwrap_or_else(|| panic!("{name} missing from {v}"))["value"]
-            .as_f64()
-            .unwrap()
-    };
+    let get = |name: &str| metric_value(&v, name);
     // Two of four right.
     assert!((get("accuracy[x100]") - 50.0).abs() < 1e-12);
     // Equal-width 10 bins: confidences 0.9 (right), 0.8 (right), 0.6 (wrong),
@@ -220,15 +223,7 @@ fn metrics_reads_a_records_predictions_by_split() {
         .args(["--logits", "--json", "--split", "ood_out"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    let get = |name: &str| {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["metric"] == name)
-            .unwrap()["value"]
-            .as_f64()
-            .unwrap()
-    };
+    let get = |name: &str| metric_value(&v, name);
     let values = logits
         .ood_out
         .logits

@@ -7,6 +7,8 @@
 //! With `--features ndarray`, `cpu_backends_compared` sets burn's two CPU
 //! backends side by side (flex, the default, against ndarray).
 
+mod train_support;
+
 use oodcal::bench::train::BenchJob;
 use oodcal::model::{LiteVariant, ModelSpec};
 use oodcal::train::{dispatch, BackendKind};
@@ -80,41 +82,18 @@ fn cpu_backends_compared() {
 #[cfg(feature = "ndarray")]
 #[test]
 fn ndarray_and_flex_take_the_same_steps() {
-    use burn::tensor::backend::AutodiffBackend;
-    use oodcal::bench::train::synthetic_input;
-    use oodcal::train::optim::{Optim, OptimizerSpec};
-    use oodcal::train::step::train_step;
     use oodcal::train::{CpuBackend, NdArrayBackend};
-
-    fn losses<B: AutodiffBackend>(spec: &ModelSpec) -> Vec<f32> {
-        let device = Default::default();
-        let mut model = spec.build::<B>(10, 0, &device).unwrap();
-        let mut optim = Optim::new(&OptimizerSpec::sgd(0.05, 1e-4));
-        let input = synthetic_input(16, spec.image_size, 10);
-        (0..4)
-            .map(|step| {
-                let noise = oodcal::model::Noise::of_step(0, step);
-                let (next, loss) = train_step(
-                    model.clone(),
-                    &mut optim,
-                    input.clone(),
-                    0.05,
-                    noise,
-                    &device,
-                )
-                .expect("finite loss");
-                model = next;
-                loss
-            })
-            .collect()
-    }
+    use train_support::synthetic_losses;
 
     for spec in ModelSpec::all()
         .into_iter()
         .filter(|s| s.name().ends_with("-tiny"))
     {
         let spec = spec.with_image_size(16);
-        let (flex, ndarray) = (losses::<CpuBackend>(&spec), losses::<NdArrayBackend>(&spec));
+        let (flex, ndarray) = (
+            synthetic_losses::<CpuBackend>(&spec, 10, 16, 0, 4),
+            synthetic_losses::<NdArrayBackend>(&spec, 10, 16, 0, 4),
+        );
         assert!(flex[3] < flex[0], "{spec}: flex did not learn: {flex:?}");
         for (f, n) in flex.iter().zip(&ndarray) {
             assert!(

@@ -6,12 +6,12 @@
 //! pacs-lite runs trained two at a time (`--jobs 2`) gave different results
 //! on every attempt (ID accuracy 23.6% and 28.2% for the same run).
 
+mod train_support;
+
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use oodcal::bench::train::synthetic_input;
 use oodcal::model::{ModelSpec, Noise};
-use oodcal::train::optim::{Optim, OptimizerSpec};
-use oodcal::train::step::train_step;
 use oodcal::train::CpuBackend as B;
 
 const STEPS: usize = 3;
@@ -22,29 +22,10 @@ fn lite0() -> ModelSpec {
         .with_image_size(32)
 }
 
-/// Losses of `STEPS` steps of Lite0 (dropout 0.2, drop-connect up to 0.2).
+/// Losses of `STEPS` steps of Lite0 (dropout 0.2, drop-connect up to 0.2), as bits.
 fn losses(seed: u64) -> Vec<u32> {
-    let device = Default::default();
-    let spec = lite0();
-    let mut model = spec.build::<B>(7, seed, &device).unwrap();
-    let mut optim = Optim::new(&OptimizerSpec::sgd(0.05, 1e-4));
-    let input = synthetic_input(6, spec.image_size, 7);
-    (0..STEPS)
-        .map(|step| {
-            let noise = Noise::of_step(seed, step);
-            let (next, loss) = train_step(
-                model.clone(),
-                &mut optim,
-                input.clone(),
-                0.05,
-                noise,
-                &device,
-            )
-            .expect("finite loss");
-            model = next;
-            loss.to_bits()
-        })
-        .collect()
+    let losses = train_support::synthetic_losses::<B>(&lite0(), 7, 6, seed, STEPS);
+    losses.into_iter().map(f32::to_bits).collect()
 }
 
 #[test]

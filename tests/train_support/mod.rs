@@ -100,3 +100,36 @@ pub fn flat_params<Bk: Backend>(model: &Network<Bk>) -> Vec<f32> {
 pub fn mean(values: &[f32]) -> f32 {
     values.iter().sum::<f32>() / values.len() as f32
 }
+
+/// Losses of `steps` SGD steps (lr 0.05, weight decay 1e-4) of `spec` built
+/// with `seed` for `classes` classes, all on one synthetic batch of `batch`
+/// images; step `i`'s dropout masks are keyed by `(seed, i)`.
+pub fn synthetic_losses<Bk: burn::tensor::backend::AutodiffBackend>(
+    spec: &oodcal::model::ModelSpec,
+    classes: usize,
+    batch: usize,
+    seed: u64,
+    steps: usize,
+) -> Vec<f32> {
+    use oodcal::train::optim::{Optim, OptimizerSpec};
+    let device = Default::default();
+    let mut model = spec.build::<Bk>(classes, seed, &device).unwrap();
+    let mut optim = Optim::new(&OptimizerSpec::sgd(0.05, 1e-4));
+    let input = oodcal::bench::train::synthetic_input(batch, spec.image_size, classes);
+    (0..steps)
+        .map(|step| {
+            let noise = oodcal::model::Noise::of_step(seed, step);
+            let (next, loss) = oodcal::train::step::train_step(
+                model.clone(),
+                &mut optim,
+                input.clone(),
+                0.05,
+                noise,
+                &device,
+            )
+            .expect("finite loss");
+            model = next;
+            loss
+        })
+        .collect()
+}
