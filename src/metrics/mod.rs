@@ -37,7 +37,7 @@ pub use binning::{BinAcc, Bins, EqualMass, EqualWidth};
 pub use bootstrap::{bootstrap, BootstrapInterval, BootstrapOptions};
 pub use ece::{calibration_error, BinRow};
 pub use error::{MetricsError, Result};
-pub use paper::{paper_ece, test_domain_ece, PaperScores};
+pub use paper::{paper_accuracy, paper_ece, test_domain_ece, PaperScores};
 pub use predictions::{Predictions, TopLabel, ROW_SUM_TOLERANCE};
 pub use report::evaluate;
 pub use temperature::{

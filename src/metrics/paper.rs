@@ -20,7 +20,7 @@ impl PaperScores {
     /// Accuracy and both ECEs of `p`.
     pub fn of(p: &Predictions) -> Self {
         Self {
-            accuracy: 100.0 * p.accuracy(),
+            accuracy: paper_accuracy(p),
             ece: paper_ece(p),
             ece_mass: 100.0 * calibration_error(p, &EceSpec::paper(Binning::EqualMass)),
         }
@@ -36,6 +36,11 @@ impl PaperScores {
             ece_mass: (a.ece_mass + b.ece_mass) / 2.0,
         }
     }
+}
+
+/// Top-1 accuracy in percent.
+pub fn paper_accuracy(p: &Predictions) -> f64 {
+    100.0 * p.accuracy()
 }
 
 /// The paper's ECE (top-label, 10 equal-width bins, L1) in percent.

@@ -21,7 +21,7 @@ pub struct DeviceCount {
 }
 
 /// One code version that made records, labelled for a reader.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct CodeCount {
     pub version: String,
     pub engine: String,

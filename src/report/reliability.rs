@@ -68,36 +68,39 @@ fn diagram(path: &Path, m: &ModelSummary, run: &RunRow, why: &str) -> Result<Fig
         |rows: &SplitLogits| -> Result<Predictions> { Ok(rows.logits(k)?.to_predictions(t)) };
     // Each panel draws its rows pooled but labels them with the ECE the tables
     // report: the test domain's is the mean over its two splits.
-    let panel = |name: &str, rows: &SplitLogits, ece: [f64; 2]| -> Result<Scatter> {
-        let mut markers = curve(&raw(rows)?, format!("raw softmax, ECE {:.2}%", ece[0]), 0);
+    let panel = |name: &str, before: &Predictions, after: &Predictions, ece: [f64; 2]| {
+        let mut markers = curve(before, format!("raw softmax, ECE {:.2}%", ece[0]), 0);
         markers.extend(curve(
-            &scaled(rows)?,
+            after,
             format!("temperature {t:.2}, ECE {:.2}%", ece[1]),
             1,
         ));
-        Ok(Scatter {
-            title: format!("{name} ({} examples)", rows.labels.len()),
+        Scatter {
+            title: format!("{name} ({} examples)", before.n_rows()),
             x: Axis::linear("mean confidence in bin"),
             y: Axis::linear("accuracy in bin"),
             markers,
             line: None,
             diagonal: true,
             join: true,
-        })
+        }
     };
-    let (id, ood_in, ood_out) = (&logits.id, &logits.ood_in, &logits.ood_out);
-    let id_ece = [paper_ece(&raw(id)?), paper_ece(&scaled(id)?)];
+    let (ood_in, ood_out) = (&logits.ood_in, &logits.ood_out);
+    let (id_raw, id_scaled) = (raw(&logits.id)?, scaled(&logits.id)?);
+    let id_ece = [paper_ece(&id_raw), paper_ece(&id_scaled)];
     let ood_ece = [
         test_domain_ece(&raw(ood_in)?, &raw(ood_out)?),
         test_domain_ece(&scaled(ood_in)?, &scaled(ood_out)?),
     ];
+    let pooled = SplitLogits::pooled(ood_in, ood_out);
     let svg = panels_svg(&[
-        panel("ID validation", id, id_ece)?,
+        panel("ID validation", &id_raw, &id_scaled, id_ece),
         panel(
             "OOD test domain",
-            &SplitLogits::pooled(ood_in, ood_out),
+            &raw(&pooled)?,
+            &scaled(&pooled)?,
             ood_ece,
-        )?,
+        ),
     ])?;
     Ok(Figure {
         id: format!("R-{}", m.label),

@@ -3,7 +3,9 @@
 
 use anyhow::Result;
 
-use crate::metrics::{fit_temperature, paper_ece, test_domain_ece, PaperScores, Predictions};
+use crate::metrics::{
+    fit_temperature, paper_accuracy, paper_ece, test_domain_ece, PaperScores, Predictions,
+};
 use crate::record::predictions::{EvalLogits, SplitLogits};
 use crate::record::{Evaluation, FinalMetrics};
 
@@ -39,8 +41,8 @@ pub fn final_metrics(at: Evaluation, logits: &EvalLogits) -> Result<FinalMetrics
     let test = SplitLogits::pooled(&logits.ood_in, &logits.ood_out).logits(k)?;
     let test_probs = test.to_predictions(1.0);
     Ok(FinalMetrics {
-        ood_in_accuracy: PaperScores::of(&logits.ood_in.predictions(k)?).accuracy,
-        ood_out_accuracy: PaperScores::of(&logits.ood_out.predictions(k)?).accuracy,
+        ood_in_accuracy: paper_accuracy(&logits.ood_in.predictions(k)?),
+        ood_out_accuracy: paper_accuracy(&logits.ood_out.predictions(k)?),
         ood_nll: test.nll(1.0),
         ood_brier: test_probs.brier(),
         temperature: t,
