@@ -1,20 +1,21 @@
 #!/usr/bin/env python3
-"""PyTorch CPU peer of oodcal's training-throughput benchmark.
+"""PyTorch peer of oodcal's training and evaluation throughput benchmark.
 
 Builds the same zoo architectures as src/model/ (ResNet-style CNN and small ViT,
 tiny/small/base; EfficientNet-Lite0/1/2 from the reference package
 efficientnet-lite-pytorch, which oodcal's parity test matches), times forward + cross-entropy + backward + SGD(momentum 0.9,
-weight decay 1e-4) steps on a fixed random batch, and prints one JSON line per
-model with images/second. With --burn FILE (the JSON lines printed by
-`cargo test --release --test train_bench -- --ignored --nocapture`), it also
-prints burn/PyTorch throughput ratios.
+weight decay 1e-4) steps on a fixed random batch, and (unless --no-eval) the
+forward pass alone in eval mode under no_grad, and prints one JSON line per
+model and phase with images/second. --device cuda times the same on a GPU.
+With --burn FILE (the JSON lines of `oodcal bench train`), it also prints
+burn/PyTorch throughput ratios.
 
 Parameter counts are printed the way burn counts them (parameters plus
 BatchNorm running mean and variance) so the architectures can be checked
 against burn's `num_params`.
 
     pip install torch efficientnet-lite-pytorch==0.1.0   # CPU is enough
-    python benches/train_peer.py --steps 5 [--burn burn.jsonl]
+    python benches/train_peer.py --steps 5 [--device cuda] [--burn burn.jsonl]
 """
 import argparse
 import json
@@ -135,34 +136,60 @@ def burn_style_param_count(model):
     return sum(p.numel() for p in model.parameters()) + buffers
 
 
-def throughput(name, batch, image_size, classes, warmup, steps):
-    torch.manual_seed(0)
-    model = build(name, image_size, classes)
-    model.train()
-    optim = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-    images = torch.rand(batch, 3, image_size, image_size) - 0.5
-    labels = torch.randint(0, classes, (batch,))
-    for i in range(warmup + steps):
-        if i == warmup:
-            start = time.perf_counter()
-        optim.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(images), labels)
-        loss.backward()
-        optim.step()
-        loss.item()
-    seconds = time.perf_counter() - start
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def record(name, phase, model, device, batch, image_size, steps, seconds):
     return {
         "model": name,
+        "phase": phase,
         "params": burn_style_param_count(model),
         "framework": f"torch {torch.__version__}",
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
-        "cpu": platform.processor() or platform.machine(),
         "batch": batch,
         "image_size": image_size,
         "steps": steps,
         "seconds": seconds,
         "images_per_sec": batch * steps / seconds,
     }
+
+
+def throughput(name, batch, image_size, classes, warmup, steps, device):
+    torch.manual_seed(0)
+    model = build(name, image_size, classes).to(device)
+    model.train()
+    optim = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+    images = (torch.rand(batch, 3, image_size, image_size) - 0.5).to(device)
+    labels = torch.randint(0, classes, (batch,)).to(device)
+    for i in range(warmup + steps):
+        if i == warmup:
+            sync(device)
+            start = time.perf_counter()
+        optim.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(images), labels)
+        loss.backward()
+        optim.step()
+        loss.item()  # oodcal reads every step's loss back, so the peer does too
+    sync(device)
+    return record(name, "train", model, device, batch, image_size, steps, time.perf_counter() - start)
+
+
+def eval_throughput(name, batch, image_size, classes, warmup, steps, device):
+    torch.manual_seed(0)
+    model = build(name, image_size, classes).to(device)
+    model.eval()
+    images = torch.rand(batch, 3, image_size, image_size) - 0.5
+    with torch.no_grad():
+        for i in range(warmup + steps):
+            if i == warmup:
+                sync(device)
+                start = time.perf_counter()
+            # Host to device and back, as oodcal's evaluation moves each batch.
+            model(images.to(device)).cpu()
+    return record(name, "eval", model, device, batch, image_size, steps, time.perf_counter() - start)
 
 
 def main():
@@ -174,27 +201,33 @@ def main():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--no-eval", action="store_true", help="training figures only")
     parser.add_argument("--burn", help="JSON lines from the burn benchmark, to print ratios")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
+    device = torch.device(args.device)
+    shape = (args.batch, args.image_size, args.classes, args.warmup, args.steps, device)
     results = {}
     for name in args.models.split(","):
-        r = throughput(name, args.batch, args.image_size, args.classes, args.warmup, args.steps)
-        results[name] = r
-        print(json.dumps(r), flush=True)
+        timed = [throughput] + ([] if args.no_eval else [eval_throughput])
+        for measure in timed:
+            r = measure(name, *shape)
+            results[(name, r["phase"])] = r
+            print(json.dumps(r), flush=True)
 
     if args.burn:
         with open(args.burn) as f:
             burn = [json.loads(line) for line in f if line.startswith("{")]
-        print(f"{'model':<14}{'params burn/torch':>22}{'burn img/s':>12}{'torch img/s':>13}{'burn/torch':>12}")
+        print(f"{'model':<20}{'phase':<7}{'params burn/torch':>22}{'burn img/s':>12}{'torch img/s':>13}{'burn/torch':>12}")
         for b in burn:
-            t = results.get(b["model"])
+            t = results.get((b["model"], b.get("phase", "train")))
             if t is None:
                 continue
             ratio = b["images_per_sec"] / t["images_per_sec"]
             params = f"{b['params']}/{t['params']}"
-            print(f"{b['model']:<14}{params:>22}{b['images_per_sec']:>12.1f}{t['images_per_sec']:>13.1f}{ratio:>12.2f}")
+            print(f"{b['model']:<20}{t['phase']:<7}{params:>22}{b['images_per_sec']:>12.1f}{t['images_per_sec']:>13.1f}{ratio:>12.2f}")
 
 
 if __name__ == "__main__":

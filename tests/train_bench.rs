@@ -1,5 +1,6 @@
 //! Training throughput of every zoo model, EfficientNet-Lite included, on
-//! the CPU backend (ignored by default). `OODCAL_BENCH_MODELS` picks models
+//! the CPU backend (ignored by default; `oodcal bench train` is the command
+//! for figures). `OODCAL_BENCH_MODELS` picks models
 //! by name (`resnet-tiny,efficientnet-lite0`), `OODCAL_BENCH_SIZE` the input side.
 //!
 //! `cargo test --test train_bench -- --ignored --nocapture`
@@ -9,8 +10,7 @@
 
 mod train_support;
 
-use oodcal::bench::train::BenchJob;
-use oodcal::model::{LiteVariant, ModelSpec};
+use oodcal::bench::train::{specs_named, BenchJob};
 use oodcal::train::{dispatch, BackendKind};
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -22,23 +22,16 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 
 /// The zoo (and EfficientNet-Lite) at `OODCAL_BENCH_SIZE`, filtered by `OODCAL_BENCH_MODELS`.
 fn bench_job() -> BenchJob {
-    let only = std::env::var("OODCAL_BENCH_MODELS").ok();
-    let size = env_or("OODCAL_BENCH_SIZE", 32);
-    let specs = ModelSpec::all()
-        .into_iter()
-        .chain(LiteVariant::ALL.map(ModelSpec::lite))
-        .map(|spec| spec.with_image_size(size))
-        .filter(|spec| {
-            only.as_deref()
-                .is_none_or(|list| list.split(',').any(|m| m == spec.name()))
-        })
-        .collect();
+    let names: Vec<String> = std::env::var("OODCAL_BENCH_MODELS")
+        .map(|list| list.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
     BenchJob {
-        specs,
+        specs: specs_named(&names, env_or("OODCAL_BENCH_SIZE", 32)).unwrap(),
         batch: 96,
         classes: 100,
         warmup: 2,
         steps: env_or("OODCAL_BENCH_STEPS", 5),
+        eval: false,
     }
 }
 
@@ -82,6 +75,7 @@ fn cpu_backends_compared() {
 #[cfg(feature = "ndarray")]
 #[test]
 fn ndarray_and_flex_take_the_same_steps() {
+    use oodcal::model::ModelSpec;
     use oodcal::train::{CpuBackend, NdArrayBackend};
     use train_support::synthetic_losses;
 

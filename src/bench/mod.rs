@@ -1,17 +1,18 @@
 //! Benchmarks: throughput figures to set beside a peer's (PyTorch,
 //! torchmetrics, `sha256sum`) measured on the same machine, in the same run.
 //! Benchmarks print figures; they never pass or fail on speed. `oodcal bench`
-//! drives [`metrics`], [`verify`], [`pipeline`] and [`report`];
-//! `tests/train_bench.rs` drives [`train`] beside `benches/train_peer.py`.
+//! drives them all (`bench train` beside `benches/train_peer.py`).
 //!
 //! * [`metrics`]: the paper's metric preset over synthetic predictions.
 //! * [`verify`]: checking a pinned folder disk-cold, cold and warm.
 //! * [`pipeline`]: decoding and augmenting images, cold and cached.
-//! * [`train`]: images per second through a training step (burn-generic: a
-//!   `BackendJob`, like the trainer it measures).
+//! * [`train`]: images per second through a training step and through
+//!   evaluation (burn-generic: a `BackendJob`, like the trainer it measures).
+//! * [`agree`]: the same SGD steps on two backends, step by step.
 //! * [`report`] and [`synthetic_records`]: aggregation and the report over
 //!   synthetic run records.
 
+pub mod agree;
 pub mod metrics;
 pub mod pipeline;
 pub mod report;

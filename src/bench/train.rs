@@ -1,23 +1,61 @@
-//! Training throughput: images per second through forward, backward and an
-//! optimizer step, as `benches/train_peer.py` measures the same models in PyTorch.
+//! Training and evaluation throughput: images per second through forward,
+//! backward and an optimizer step, and through the forward pass alone, as
+//! `benches/train_peer.py` measures the same models in PyTorch.
 
 use std::time::Instant;
 
-use burn::module::Module;
+use burn::module::{AutodiffModule, Module};
 use burn::tensor::backend::AutodiffBackend;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ModelSpec, Noise};
+use crate::model::{LiteVariant, ModelSpec, Noise};
 use crate::train::backend::{BackendJob, DeviceInfo};
 use crate::train::batch::StepInput;
+use crate::train::eval::logits;
 use crate::train::optim::{Optim, OptimizerSpec};
 use crate::train::step::train_step;
+
+impl Throughput {
+    /// The figure for `job.steps` timed steps of `spec` that took `seconds`.
+    fn of(
+        spec: &ModelSpec,
+        phase: Phase,
+        params: usize,
+        info: &DeviceInfo,
+        job: &BenchJob,
+        seconds: f64,
+    ) -> Throughput {
+        Throughput {
+            model: spec.name(),
+            phase,
+            params,
+            device: info.clone(),
+            batch: job.batch,
+            image_size: spec.image_size,
+            steps: job.steps,
+            seconds,
+            images_per_sec: (job.batch * job.steps) as f64 / seconds,
+            peak_rss_mib: super::peak_rss_mib(),
+        }
+    }
+}
+
+/// What a throughput figure times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Forward, cross-entropy, backward and an SGD (momentum) step.
+    Train,
+    /// The forward pass alone, BatchNorm on running statistics, no autodiff graph.
+    Eval,
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Throughput {
     pub model: String,
+    pub phase: Phase,
     pub params: usize,
     pub device: DeviceInfo,
     pub batch: usize,
@@ -26,6 +64,9 @@ pub struct Throughput {
     pub steps: usize,
     pub seconds: f64,
     pub images_per_sec: f64,
+    /// Peak resident memory of the process so far (run one model per process
+    /// for a per-model figure).
+    pub peak_rss_mib: f64,
 }
 
 /// Benchmarks each spec on the backend [`super::backend::dispatch`] picks.
@@ -36,17 +77,48 @@ pub struct BenchJob {
     pub classes: usize,
     pub warmup: usize,
     pub steps: usize,
+    /// Also time the forward pass alone (one figure per phase and model).
+    pub eval: bool,
 }
 
 impl BackendJob for BenchJob {
     type Output = Vec<Throughput>;
 
     fn run<B: AutodiffBackend>(self, device: &B::Device, info: &DeviceInfo) -> Vec<Throughput> {
-        self.specs
-            .iter()
-            .map(|spec| throughput::<B>(spec, &self, device, info))
-            .collect()
+        let mut out = Vec::new();
+        for spec in &self.specs {
+            out.push(throughput::<B>(spec, &self, device, info));
+            if self.eval {
+                out.push(eval_throughput::<B>(spec, &self, device, info));
+            }
+        }
+        out
     }
+}
+
+/// The benchmarkable models (the zoo and EfficientNet-Lite0/1/2) at side
+/// `image_size`, those named in `names` (all when empty), in `names`' order.
+pub fn specs_named(names: &[String], image_size: usize) -> Result<Vec<ModelSpec>, String> {
+    let all: Vec<ModelSpec> = ModelSpec::all()
+        .into_iter()
+        .chain(LiteVariant::ALL.map(ModelSpec::lite))
+        .map(|spec| spec.with_image_size(image_size))
+        .collect();
+    if names.is_empty() {
+        return Ok(all);
+    }
+    names
+        .iter()
+        .map(|name| {
+            all.iter()
+                .find(|s| s.name() == *name)
+                .cloned()
+                .ok_or_else(|| {
+                    let known: Vec<String> = all.iter().map(ModelSpec::name).collect();
+                    format!("unknown model `{name}` (known: {})", known.join(", "))
+                })
+        })
+        .collect()
 }
 
 /// A fixed random batch: throughput does not depend on the pixel values.
@@ -91,14 +163,32 @@ pub fn throughput<B: AutodiffBackend>(
     // The step reads its loss back, but the update after it may still be queued on a GPU.
     let _ = model.head.weight.val().into_data();
     let seconds = start.elapsed().as_secs_f64();
-    Throughput {
-        model: spec.name(),
-        params,
-        device: info.clone(),
-        batch: job.batch,
-        image_size: spec.image_size,
-        steps: job.steps,
-        seconds,
-        images_per_sec: (job.batch * job.steps) as f64 / seconds,
+    Throughput::of(spec, Phase::Train, params, info, job, seconds)
+}
+
+/// Times `job.steps` forward passes of a fresh `spec` in evaluation mode
+/// (`valid()`: no autodiff graph) after `job.warmup` untimed ones.
+pub fn eval_throughput<B: AutodiffBackend>(
+    spec: &ModelSpec,
+    job: &BenchJob,
+    device: &B::Device,
+    info: &DeviceInfo,
+) -> Throughput {
+    let model = spec
+        .build::<B>(job.classes, 0, device)
+        .expect("valid zoo spec");
+    let params = model.num_params();
+    let model = model.valid();
+    let input = synthetic_input(job.batch, spec.image_size, job.classes);
+    let mut start = Instant::now();
+    for i in 0..job.warmup + job.steps {
+        if i == job.warmup {
+            start = Instant::now();
+        }
+        // What evaluation runs: upload, forward, read the logits back (which
+        // also waits for a GPU).
+        let _ = logits(&model, &input.images, input.shape, job.batch, device);
     }
+    let seconds = start.elapsed().as_secs_f64();
+    Throughput::of(spec, Phase::Eval, params, info, job, seconds)
 }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{Context, Global};
-use crate::bench::{self, verify::VerifyCommand};
+use crate::bench::{self, agree::StepsJob, train::BenchJob, verify::VerifyCommand};
+use crate::train::{dispatch, BackendKind};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -43,6 +44,49 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 64)]
         batch: usize,
     },
+    /// Training (forward, backward, SGD step) and evaluation (forward) images/s of models on one backend, one JSON line each (peer: benches/train_peer.py).
+    Train {
+        /// Models by name (default: the quick zoo and EfficientNet-Lite0/1/2).
+        #[arg(long, value_delimiter = ',')]
+        models: Vec<String>,
+        #[arg(long, default_value_t = 32)]
+        image_size: usize,
+        #[arg(long, default_value_t = 96)]
+        batch: usize,
+        #[arg(long, default_value_t = 100)]
+        classes: usize,
+        /// Untimed steps first (GPU kernels compile and autotune in them).
+        #[arg(long, default_value_t = 2)]
+        warmup: usize,
+        #[arg(long, default_value_t = 5)]
+        steps: usize,
+        /// Training figures only.
+        #[arg(long)]
+        no_eval: bool,
+        /// cpu, wgpu, cuda (a `--features cuda` build) or auto.
+        #[arg(long, default_value = "cpu")]
+        backend: BackendKind,
+    },
+    /// The same SGD steps of each model from the same weights and batch on `cpu` and on `--backend`: every step's loss and the final logits compared, one JSON line per model.
+    Agree {
+        /// Models by name (default: the quick zoo and EfficientNet-Lite0/1/2).
+        #[arg(long, value_delimiter = ',')]
+        models: Vec<String>,
+        #[arg(long, default_value_t = 16)]
+        image_size: usize,
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        #[arg(long, default_value_t = 0.05)]
+        lr: f64,
+        /// Relative loss difference above which a step counts as parted.
+        #[arg(long, default_value_t = 1e-3)]
+        tolerance: f64,
+        /// The backend compared with `cpu`.
+        #[arg(long, default_value = "wgpu")]
+        backend: BackendKind,
+    },
     /// Aggregation + HTML report over synthetic run records (default 10,000: 100 models x 5 seeds x 20 grid points).
     Report {
         #[arg(long, default_value_t = 100)]
@@ -72,6 +116,56 @@ pub fn run(g: &Global, a: &BenchArgs) -> Result<ExitCode> {
             out_size,
             batch,
         } => bench_pipeline(g, folder.clone(), *cache_size, *out_size, *batch),
+        BenchWhat::Train {
+            models,
+            image_size,
+            batch,
+            classes,
+            warmup,
+            steps,
+            no_eval,
+            backend,
+        } => {
+            let job = BenchJob {
+                specs: bench::train::specs_named(models, *image_size)
+                    .map_err(anyhow::Error::msg)?,
+                batch: *batch,
+                classes: *classes,
+                warmup: *warmup,
+                steps: *steps,
+                eval: !no_eval,
+            };
+            for figure in dispatch(*backend, job)? {
+                println!("{}", serde_json::to_string(&figure)?);
+            }
+            Ok(())
+        }
+        BenchWhat::Agree {
+            models,
+            image_size,
+            batch,
+            steps,
+            lr,
+            tolerance,
+            backend,
+        } => {
+            let job = StepsJob {
+                specs: bench::train::specs_named(models, *image_size)
+                    .map_err(anyhow::Error::msg)?,
+                classes: 7,
+                batch: *batch,
+                seed: 0,
+                steps: *steps,
+                lr: *lr,
+            };
+            let cpu = dispatch(BackendKind::Cpu, job.clone())?;
+            let other = dispatch(*backend, job)?;
+            for (a, b) in cpu.iter().zip(&other) {
+                let agreement = bench::agree::compare(a, b, *tolerance);
+                println!("{}", serde_json::to_string(&agreement)?);
+            }
+            Ok(())
+        }
         BenchWhat::Report { models, seeds, dir } => {
             bench::report::print_report_timings(*models, *seeds, dir.clone())
         }

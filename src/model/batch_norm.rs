@@ -6,7 +6,8 @@
 //! operands that broadcast over trailing dimensions with the leading ones
 //! contiguous (`[b, c, 1, 1]`); everything else walks a scalar strided
 //! iterator. In EfficientNet-Lite training (about 50 BatchNorms) that walk
-//! took about 70% of the time (`perf`, 64 px, batch 24). Here the statistics
+//! took about 70% of the time (`perf`, 64 px, batch 24), and in the zoo's
+//! ResNets at 16 px about 60% (`StridedIter::next` alone 40%). Here the statistics
 //! are repeated per sample first (`b * c` numbers, cheap), and the
 //! normalisation is folded into one scale and one shift, so every large
 //! operation takes the fast path. The module and its parameters are burn's

@@ -4,6 +4,7 @@
 //! fine-tuning switch, and seeded initialisation that is identical on every backend.
 
 pub mod batch_norm;
+pub mod conv;
 pub mod efficientnet_lite;
 pub mod head;
 pub mod init;

@@ -8,6 +8,8 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
+use super::batch_norm::batch_norm_2d;
+use super::conv::conv2d_forward;
 use super::init::param_id_for;
 
 /// Where the ResNet sits inside a zoo network, for parameter ids.
@@ -78,7 +80,7 @@ impl<B: Backend> ConvBn<B> {
     }
 
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        self.bn.forward(self.conv.forward(x))
+        batch_norm_2d(&self.bn, conv2d_forward(&self.conv, x))
     }
 }
 

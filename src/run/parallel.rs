@@ -1,10 +1,11 @@
 //! Jobs side by side: a shared queue, `jobs` worker threads, and on the CPU
 //! backend a dedicated compute pool per job.
 //!
-//! flex's kernels for the zoo's small models barely use a second core (one
-//! thread trains resnet-tiny at 197 images/s, two threads at 187), so two
-//! runs side by side, one thread each, finish in about half the time of the
-//! same two runs one after the other.
+//! flex's kernels barely use a second core: for every model the CPU studies
+//! train, two runs side by side on one thread each reach 1.5-2.0x the images/s
+//! of one run on two threads (resnet-base 879 against 569, Lite0 at 64 px 97
+//! against 52; `benches/cpu_table.py`, README), so `--jobs` defaults to one
+//! run per core.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;

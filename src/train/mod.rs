@@ -9,6 +9,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod eval;
 pub mod fit;
+pub mod heap;
 pub mod optim;
 pub mod step;
 

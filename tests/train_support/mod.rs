@@ -111,25 +111,13 @@ pub fn synthetic_losses<Bk: burn::tensor::backend::AutodiffBackend>(
     seed: u64,
     steps: usize,
 ) -> Vec<f32> {
-    use oodcal::train::optim::{Optim, OptimizerSpec};
-    let device = Default::default();
-    let mut model = spec.build::<Bk>(classes, seed, &device).unwrap();
-    let mut optim = Optim::new(&OptimizerSpec::sgd(0.05, 1e-4));
-    let input = oodcal::bench::train::synthetic_input(batch, spec.image_size, classes);
-    (0..steps)
-        .map(|step| {
-            let noise = oodcal::model::Noise::of_step(seed, step);
-            let (next, loss) = oodcal::train::step::train_step(
-                model.clone(),
-                &mut optim,
-                input.clone(),
-                0.05,
-                noise,
-                &device,
-            )
-            .expect("finite loss");
-            model = next;
-            loss
-        })
-        .collect()
+    let job = oodcal::bench::agree::StepsJob {
+        specs: vec![*spec],
+        classes,
+        batch,
+        seed,
+        steps,
+        lr: 0.05,
+    };
+    oodcal::bench::agree::trace::<Bk>(spec, &job, &Default::default()).0
 }
