@@ -10,6 +10,7 @@ mod pretrain;
 mod report;
 mod reproduce;
 mod run;
+mod splits;
 mod verify;
 mod verify_records;
 
@@ -79,6 +80,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Re-create (or `--check`) the pre-trained zoo checkpoints a study starts from.
     Pretrain(pretrain::PretrainArgs),
+    /// Write a study's DomainBed splits for one trial as file lists (JSON and text), in DomainBed's order.
+    Splits(splits::SplitsArgs),
     /// Build a study's self-contained HTML report (tables, figures, claims, provenance) from its verified run records; `--check DIR` verifies a report against its report.lock.
     Report(report::ReportArgs),
     /// [pending: Slurm issue] Write a Slurm job-array script that runs a study's grid on a cluster.
@@ -91,6 +94,7 @@ pub fn main() -> ExitCode {
     // does any Unix filter, instead of a panic in `println!`.
     // SAFETY: called before any thread starts; SIG_DFL is always a valid handler.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    crate::train::heap::keep_freed_buffers();
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(code) => code,
@@ -113,6 +117,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Run(a) => run::run(&cli.global, a),
         Command::Pretrain(a) => pretrain::run(&cli.global, a),
         Command::Report(a) => report::run(&cli.global, a),
+        Command::Splits(a) => splits::run(&cli.global, a),
         Command::Slurm(_) => pending::run("slurm", "the Slurm issue"),
     }
 }

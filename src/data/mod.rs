@@ -49,6 +49,7 @@ pub mod resize;
 pub mod rng;
 pub mod seed_hash;
 pub mod split;
+pub mod split_lists;
 
 pub use error::{DataError, Result};
 pub use image_set::ImageSet;

@@ -99,8 +99,8 @@ pub fn load_benchmark(
     })
 }
 
-/// A DomainBed image folder, decoded at `resolution` once and then read from the cache.
-fn load_folder(input: &Input, roots: &Roots, digest: &str, resolution: usize) -> Result<ImageSet> {
+/// The folder of an image-folder input, which must exist.
+pub fn input_folder(input: &Input, roots: &Roots) -> Result<std::path::PathBuf> {
     let root = roots.base(input.location).join(&input.path);
     if !root.is_dir() {
         bail!(
@@ -110,6 +110,12 @@ fn load_folder(input: &Input, roots: &Roots, digest: &str, resolution: usize) ->
             roots.data.display()
         );
     }
+    Ok(root)
+}
+
+/// A DomainBed image folder, decoded at `resolution` once and then read from the cache.
+fn load_folder(input: &Input, roots: &Roots, digest: &str, resolution: usize) -> Result<ImageSet> {
+    let root = input_folder(input, roots)?;
     let info = dataset_info(&input.name);
     let cache = roots.cache.join("images");
     let (set, _) =
