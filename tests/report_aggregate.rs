@@ -3,7 +3,7 @@
 
 mod report_support;
 
-use oodcal::aggregate::{aggregate, load_records, Verdict};
+use oodcal::aggregate::{aggregate, load_records, Learned, Verdict};
 use report_support::{claims_study, Synth};
 
 fn verdict(agg: &oodcal::aggregate::Aggregate, id: &str) -> Verdict {
@@ -104,6 +104,14 @@ fn claims_hold_on_data_built_to_support_them() {
     }
     let size = agg.claims.iter().find(|c| c.id == "2").unwrap();
     assert_eq!(size.points, 18, "six size-axis models x three seeds");
+    let six: Vec<String> = (0..6).map(|i| format!("size-{i}")).collect();
+    assert_eq!(size.models, six, "each claim names the models it rests on");
+    let s1 = agg.claims.iter().find(|c| c.id == "S1").unwrap();
+    assert!(
+        s1.models.contains(&"scratch".to_string()),
+        "{:?}",
+        s1.models
+    );
     // Accuracy follows size exactly across models; within a model sizes tie.
     assert!(size.estimate.unwrap() > 0.9 && size.estimate.unwrap() < 1.0);
 }
@@ -248,4 +256,92 @@ fn another_cargo_lock_or_data_digest_is_never_pooled() {
         assert_eq!(agg.other_groups.len(), 1, "{what}");
         assert_eq!(agg.other_groups[0].differs_in, [what]);
     }
+}
+
+/// A model at chance (ID accuracy 34% of 3 classes, with a tiny ECE that
+/// would otherwise pull the calibration claims) is "did not learn": listed
+/// with its numbers, left out of every claim, named in the report's notices.
+#[test]
+fn a_model_that_did_not_learn_is_shown_but_left_out_of_the_claims() {
+    let dir = tempfile::tempdir().unwrap();
+    claims_study(dir.path(), false);
+    let before = aggregate(load_records(dir.path()).unwrap());
+    assert!(before.learning.iter().all(|l| l.verdict == Learned::Yes));
+    for seed in 0..3 {
+        Synth::new("size-chance", 5_000_000, seed)
+            .metrics(34.0, 34.0, 1.0)
+            .write(dir.path());
+    }
+    let after = aggregate(load_records(dir.path()).unwrap());
+    let chance = after
+        .learning
+        .iter()
+        .find(|l| l.label == "size-chance")
+        .unwrap();
+    assert_eq!(chance.verdict, Learned::No, "{chance:?}");
+    assert_eq!((chance.runs, chance.examples, chance.classes), (3, 150, 3));
+    assert!((chance.id_accuracy - 34.0).abs() < 1e-9 && chance.lower_bound < 34.0);
+    // Shown among the models, absent from every claim's points.
+    assert!(after.models.iter().any(|m| m.label == "size-chance"));
+    for (b, a) in before.claims.iter().zip(&after.claims) {
+        assert_eq!((b.id.as_str(), b.points), (a.id.as_str(), a.points));
+        assert_eq!(b.estimate, a.estimate, "claim {}", a.id);
+        assert_eq!(b.models, a.models, "claim {}", a.id);
+    }
+    let notices = oodcal::report::warnings(&after).join("\n");
+    assert!(
+        notices.contains("1 of 14 models did not learn"),
+        "{notices}"
+    );
+    assert!(notices.contains("size-chance"), "{notices}");
+}
+
+/// Temperatures fitted at the search bound, selections at an end of the grid,
+/// untested claims and records from a modified tree are named in the notices.
+#[test]
+fn bound_temperatures_and_grid_edge_selections_are_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in 0..2 {
+        for (lr, id_acc) in [(0.001, 80.0), (0.003, 70.0), (0.01, 60.0)] {
+            let t = if seed == 1 { 1000.0 } else { 1.5 };
+            let mut run = Synth::new("edge", 50_000, seed)
+                .grid(lr, 1e-4)
+                .metrics(id_acc, 50.0, 10.0)
+                .temperature(t);
+            if seed == 1 && lr == 0.01 {
+                run.git.push_str("-dirty");
+            }
+            run.write(dir.path());
+        }
+    }
+    let agg = aggregate(load_records(dir.path()).unwrap());
+    assert_eq!(agg.temperatures_at_bound.len(), 1);
+    assert_eq!(agg.temperatures_at_bound[0].seed, 1);
+    assert_eq!(agg.grid_edges.len(), 1, "{:?}", agg.grid_edges);
+    let edge = &agg.grid_edges[0];
+    assert_eq!(
+        (edge.axis, edge.end, edge.selected_at_edge, edge.selected),
+        ("learning rate", "lowest", 2, 2)
+    );
+    let notices = oodcal::report::warnings(&agg).join("\n");
+    assert!(
+        !notices.contains("  "),
+        "a wrapped line left its indent: {notices}"
+    );
+    assert!(notices.contains("edge seed 1 (T = 1000)"), "{notices}");
+    // One model: no claim has enough points, and the notices say so.
+    assert!(
+        notices.contains("7 of 7 claims are untested here"),
+        "{notices}"
+    );
+    assert!(
+        notices.contains("1 record(s) were made from a working tree with uncommitted changes"),
+        "{notices}"
+    );
+    assert!(
+        notices.contains(
+            "2 of 2 selected runs sit at the lowest learning rate of the grid (0.001, 0.003, 0.01)"
+        ),
+        "{notices}"
+    );
 }

@@ -277,3 +277,24 @@ fn the_manifests_selection_rule_picks_the_selected_runs() {
     assert!(html.contains("<h3>Selected runs (test-domain oracle)</h3>"));
     assert!(html.contains("<h3>Check: training-domain validation</h3>"));
 }
+
+/// A model that did not learn is drawn apart in the figures (its own legend
+/// entry, a hollow ring) and listed in the learning table.
+#[test]
+fn a_model_that_did_not_learn_is_marked_in_the_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("runs");
+    claims_study(&records, false);
+    for seed in 0..2 {
+        Synth::new("at-chance", 5_000_000, seed)
+            .metrics(34.0, 34.0, 1.0)
+            .write(&records);
+    }
+    let out = dir.path().join("report");
+    let r = build(dir.path(), &records, &out);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("resnet · did not learn"), "no legend entry");
+    assert!(html.contains("hollow ring: a model that did not learn"));
+    assert!(html.contains("<td>at-chance</td>"));
+}

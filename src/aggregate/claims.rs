@@ -71,12 +71,16 @@ pub struct ClaimResult {
     /// +1: the claim predicts a positive statistic; -1: negative.
     pub claimed_sign: f64,
     pub points: usize,
+    /// The models whose selected runs are the points, by label.
+    pub models: Vec<String>,
     pub estimate: Option<f64>,
     pub lower: Option<f64>,
     pub upper: Option<f64>,
     pub verdict: Verdict,
     /// Why a claim is inconclusive without an interval, or context for the numbers.
     pub note: String,
+    /// Untested: too few points (the note says which).
+    pub too_few_points: bool,
 }
 
 /// Evaluates every claim the study can test.
@@ -263,14 +267,17 @@ fn correlation(
         statistic: "Spearman rank correlation".to_string(),
         claimed_sign: c.sign,
         points: rows.len(),
+        models: labels(rows),
         estimate: None,
         lower: None,
         upper: None,
         verdict: Verdict::Inconclusive,
         note: String::new(),
+        too_few_points: false,
     };
     let n_x = distinct(rows, &x);
     if rows.len() < MIN_POINTS || n_x < MIN_DISTINCT_X {
+        result.too_few_points = true;
         result.note = format!(
             "too few points: {} runs, {n_x} distinct {} values (need {MIN_POINTS} and {MIN_DISTINCT_X})",
             rows.len(),
@@ -291,6 +298,12 @@ fn correlation(
         Err(e) => result.note = format!("bootstrap failed: {e}"),
     }
     result
+}
+
+/// The distinct model labels of `rows`, sorted.
+fn labels(rows: &[&RunRow]) -> Vec<String> {
+    let set: BTreeSet<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+    set.into_iter().map(str::to_string).collect()
 }
 
 fn fill(result: &mut ClaimResult, estimate: f64, lower: f64, upper: f64) {
@@ -356,13 +369,16 @@ fn pretrained_vs_scratch(selected: &[RunRow], options: &BootstrapOptions) -> Cla
         statistic: "difference of means (pp)".to_string(),
         claimed_sign: 1.0,
         points: scratch.len() + pretrained.len(),
+        models: labels(&[pretrained.as_slice(), scratch.as_slice()].concat()),
         estimate: None,
         lower: None,
         upper: None,
         verdict: Verdict::Inconclusive,
         note: String::new(),
+        too_few_points: false,
     };
     if scratch.len() < 2 || pretrained.len() < 2 {
+        result.too_few_points = true;
         result.note = format!(
             "too few points: {} pre-trained and {} from-scratch runs of matching architectures (need 2 each)",
             pretrained.len(),
@@ -401,11 +417,13 @@ fn recipe_claim(selected: &[RunRow], options: &BootstrapOptions) -> ClaimResult 
         statistic: "excess between-recipe SD of OOD accuracy over seed noise (pp)".to_string(),
         claimed_sign: 1.0,
         points: 0,
+        models: Vec::new(),
         estimate: None,
         lower: None,
         upper: None,
         verdict: Verdict::Inconclusive,
         note: String::new(),
+        too_few_points: false,
     };
     let mut groups: BTreeMap<(&str, &str, u64), BTreeMap<&str, Vec<f64>>> = BTreeMap::new();
     for r in selected.iter().filter(|r| r.is_pretrained()) {
@@ -425,6 +443,7 @@ fn recipe_claim(selected: &[RunRow], options: &BootstrapOptions) -> ClaimResult 
         .max_by(|a, b| usable(a.1).cmp(&usable(b.1)).then_with(|| b.0.cmp(a.0)));
     let Some(((family, size, images), recipes)) = best.filter(|g| usable(g.1) >= 2) else {
         result.test = "OOD accuracy across recipes".to_string();
+        result.too_few_points = true;
         result.note = "too few points: no two recipes with at least 2 seeds each on the same architecture and corpus".to_string();
         return result;
     };
@@ -439,6 +458,19 @@ fn recipe_claim(selected: &[RunRow], options: &BootstrapOptions) -> ClaimResult 
     );
     let values: Vec<Vec<f64>> = kept.iter().map(|(_, v)| v.clone()).collect();
     result.points = values.iter().map(Vec::len).sum();
+    let entered: Vec<&RunRow> = selected
+        .iter()
+        .filter(|r| {
+            (r.family.as_str(), r.size.as_str(), r.pretrain_images)
+                == (*family, *size, Some(*images))
+        })
+        .filter(|r| {
+            r.recipe
+                .as_deref()
+                .is_some_and(|k| kept.iter().any(|(kk, _)| *kk == k))
+        })
+        .collect();
+    result.models = labels(&entered);
     let (est, lo, hi) = stratified(&values, options, excess_sd);
     fill(&mut result, est, lo, hi);
     let means: Vec<f64> = values.iter().map(|v| mean(v)).collect();

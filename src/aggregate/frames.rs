@@ -128,6 +128,7 @@ pub fn claims_frame(claims: &[ClaimResult]) -> PolarsResult<DataFrame> {
         .str("test", |c| c.test.clone())
         .str("statistic", |c| c.statistic.clone())
         .u64("points", |c| c.points as u64)
+        .str("models", |c| c.models.join(" "))
         .opt_f64("estimate", |c| c.estimate)
         .opt_f64("ci95_lower", |c| c.lower)
         .opt_f64("ci95_upper", |c| c.upper)

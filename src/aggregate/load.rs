@@ -11,6 +11,8 @@ use rayon::prelude::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use super::learned::IdEvidence;
+use crate::record::predictions;
 use crate::record::store::{read_verified, record_dirs, RecordError, RECORD_DIGEST_FILE};
 use crate::record::RunRecord;
 
@@ -22,6 +24,8 @@ pub struct LoadedRun {
     pub record: RunRecord,
     /// SHA-256 of `record.json` (what `record.sha256` pins).
     pub record_sha256: String,
+    /// What the ID-validation predictions show; `None` without a predictions file.
+    pub id_evidence: Option<IdEvidence>,
 }
 
 /// Everything found in a records folder.
@@ -120,11 +124,31 @@ fn load_one(dir: &Path) -> Result<LoadedRun, RecordError> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        record,
         record_sha256: line
             .split_whitespace()
             .next()
             .unwrap_or_default()
             .to_string(),
+        id_evidence: id_evidence(dir, &record)?,
+        record,
     })
+}
+
+/// The ID-validation counts of a record's predictions file (its digest was
+/// checked by `read_verified`); a file that does not parse is named.
+fn id_evidence(dir: &Path, record: &RunRecord) -> Result<Option<IdEvidence>, RecordError> {
+    let Some(file) = &record.predictions else {
+        return Ok(None);
+    };
+    let path = dir.join(&file.file);
+    let logits = predictions::read_record(&path).map_err(|e| RecordError::Invalid {
+        path: path.clone(),
+        reason: format!("{e:#}"),
+    })?;
+    let evidence =
+        IdEvidence::of(&logits.id, logits.classes).map_err(|e| RecordError::Invalid {
+            path,
+            reason: format!("ID split: {e:#}"),
+        })?;
+    Ok(Some(evidence))
 }

@@ -7,21 +7,29 @@
 //! * [`select`]: the study's selection rule (training-domain validation in the
 //!   paper), with the other rule beside it as a check.
 //! * [`summary`]: per-model mean ± standard error over seeds.
+//! * [`learned`]: which models learned (ID accuracy clearly above chance);
+//!   claims leave out those that did not.
+//! * [`caveats`]: temperatures fitted at their bound, selections at the
+//!   edge of the hyper-parameter grid.
 //! * [`claims`]: the paper's claims with bootstrap intervals and computed verdicts.
 //! * [`stats`]: ranks, Spearman, probit, least squares.
 //! * [`frames`]: the tables as DataFrames, written as CSV and Parquet.
 
+pub mod caveats;
 pub mod claims;
 pub mod frames;
 pub mod group;
+pub mod learned;
 pub mod load;
 pub mod rows;
 pub mod select;
 pub mod stats;
 pub mod summary;
 
+pub use caveats::{grid_edges, temperatures_at_bound, GridEdge, TemperatureAtBound};
 pub use claims::{evaluate_claims, ClaimResult, Verdict};
 pub use group::{split_groups, Group, GroupKey};
+pub use learned::{check_learning, Learned, Learning};
 pub use load::{load_records, scan_records, LoadError, Loaded, LoadedRun};
 pub use rows::{FailedRun, RunRow};
 pub use select::{select, Rule};
@@ -60,6 +68,10 @@ pub struct Aggregate {
     /// The runs the other rule selects (`rule.check()`), shown as a check.
     pub check: Vec<RunRow>,
     pub models: Vec<ModelSummary>,
+    /// Per model, whether it learned; claims leave out those that did not.
+    pub learning: Vec<Learning>,
+    pub temperatures_at_bound: Vec<TemperatureAtBound>,
+    pub grid_edges: Vec<GridEdge>,
     pub claims: Vec<ClaimResult>,
     pub other_groups: Vec<OtherGroup>,
     pub unfinished: usize,
@@ -88,6 +100,9 @@ pub fn aggregate_by(loaded: Loaded, rule: Rule) -> Aggregate {
             selected: Vec::new(),
             check: Vec::new(),
             models: Vec::new(),
+            learning: Vec::new(),
+            temperatures_at_bound: Vec::new(),
+            grid_edges: Vec::new(),
             claims: evaluate_claims(&[], &CLAIM_BOOTSTRAP),
             other_groups: Vec::new(),
             unfinished,
@@ -113,7 +128,13 @@ pub fn aggregate_by(loaded: Loaded, rule: Rule) -> Aggregate {
     let selected = select(&runs, rule);
     let check = select(&runs, rule.check());
     let models = summarise(&selected);
-    let claims = evaluate_claims(&selected, &CLAIM_BOOTSTRAP);
+    let learning = check_learning(&selected);
+    let claims = evaluate_claims(
+        &learned::learned_rows(&selected, &learning),
+        &CLAIM_BOOTSTRAP,
+    );
+    let temperatures_at_bound = temperatures_at_bound(&selected);
+    let grid_edges = grid_edges(&runs, &selected);
     Aggregate {
         key: Some(main.key),
         records: main.runs,
@@ -123,6 +144,9 @@ pub fn aggregate_by(loaded: Loaded, rule: Rule) -> Aggregate {
         selected,
         check,
         models,
+        learning,
+        temperatures_at_bound,
+        grid_edges,
         claims,
         other_groups,
         unfinished,

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::learned::IdEvidence;
 use super::load::LoadedRun;
 use crate::record::RunStatus;
 
@@ -40,6 +41,8 @@ pub struct RunRow {
     pub device: String,
     pub wall_seconds: f64,
     pub record_sha256: String,
+    /// ID-validation counts from the predictions file, when there is one.
+    pub id_evidence: Option<IdEvidence>,
 }
 
 impl RunRow {
@@ -96,6 +99,7 @@ pub fn run_row(run: &LoadedRun) -> Option<RunRow> {
         device: r.device.device_name.clone(),
         wall_seconds: r.wall_seconds,
         record_sha256: run.record_sha256.clone(),
+        id_evidence: run.id_evidence,
     })
 }
 

@@ -105,6 +105,23 @@ pub struct CodeVersion {
     pub cargo_lock_sha256: String,
 }
 
+impl CodeVersion {
+    /// Appended to the commit when the working tree had uncommitted changes.
+    pub const DIRTY_SUFFIX: &'static str = "-dirty";
+
+    /// The commit, without [`Self::DIRTY_SUFFIX`].
+    pub fn commit(&self) -> &str {
+        self.git
+            .strip_suffix(Self::DIRTY_SUFFIX)
+            .unwrap_or(&self.git)
+    }
+
+    /// Whether the run came from a working tree with uncommitted changes.
+    pub fn is_dirty(&self) -> bool {
+        self.git.ends_with(Self::DIRTY_SUFFIX)
+    }
+}
+
 /// Accuracy and ECE in percent; `ece` is the paper's top-label 10-bin L1 ECE
 /// with equal-width bins, `ece_mass` the same with equal-mass bins.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

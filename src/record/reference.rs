@@ -12,7 +12,8 @@
 //!   deterministic for a given machine and thread count (resume is bit-identical);
 //! * otherwise within [`CROSS_DEVICE_POINTS`] percentage points (accuracy, ECE):
 //!   another CPU's SIMD width or another thread count changes the order of
-//!   floating-point sums, and SGD amplifies that. The shifts are mostly small,
+//!   floating-point sums, and SGD amplifies that (the caches do not: gemm's
+//!   blocking is pinned, `patches/gemm-common`). The shifts are mostly small,
 //!   not always: between two CPUs, 13 of the quick study's 56 runs moved by
 //!   more than this on some metric while every claim verdict stayed the same,
 //!   so across machines the reports' claims are the comparison that holds.

@@ -92,7 +92,7 @@ pub fn write_report(
         .iter()
         .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect();
-    let figures = figures::figures(&agg.models)?;
+    let figures = figures::figures(&agg.models, &agg.learning)?;
     let chosen = reliability::diagram_models(&agg.models);
     let reliability = reliability::reliability_figures(records_dir, &chosen, &agg.selected)?;
     let reference = published::published();

@@ -3,6 +3,7 @@
 //!
 //! Every marker is one model: mean over seeds with ± one standard error bars;
 //! colour = family, shape = pre-trained (circle) or from scratch (triangle),
+//! a hollow ring for a model that did not learn (left out of the claims),
 //! size grows with the parameter count.
 
 use anyhow::Result;
@@ -10,8 +11,9 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 
 use super::plot::{panels_svg, scatter_svg, Axis, Line, Marker, Scatter, Shape};
+use crate::aggregate::learned::labels_with;
 use crate::aggregate::stats::{least_squares, probit};
-use crate::aggregate::{MeanSe, ModelSummary};
+use crate::aggregate::{Learned, Learning, MeanSe, ModelSummary};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Figure {
@@ -27,10 +29,12 @@ pub struct Figure {
 struct Style {
     families: Vec<String>,
     log_params: (f64, f64),
+    /// Labels of the models that did not learn.
+    not_learned: BTreeSet<String>,
 }
 
 impl Style {
-    fn new(models: &[ModelSummary]) -> Style {
+    fn new(models: &[ModelSummary], not_learned: BTreeSet<String>) -> Style {
         let families: BTreeSet<String> = models.iter().map(|m| m.family.clone()).collect();
         let logs: Vec<f64> = models
             .iter()
@@ -41,6 +45,7 @@ impl Style {
         Style {
             families: families.into_iter().collect(),
             log_params: (lo, hi),
+            not_learned,
         }
     }
 
@@ -52,29 +57,27 @@ impl Style {
             0.5
         };
         let pretrained = m.is_pretrained();
+        let learned = !self.not_learned.contains(&m.label);
+        let kind = match (learned, pretrained) {
+            (false, _) => "did not learn",
+            (true, true) => "pre-trained",
+            (true, false) => "from scratch",
+        };
         Marker {
             x: x.mean,
             y: y.mean,
             x_err: x.se_or_zero(),
             y_err: y.se_or_zero(),
-            series: format!(
-                "{} · {}",
-                m.family,
-                if pretrained {
-                    "pre-trained"
-                } else {
-                    "from scratch"
-                }
-            ),
+            series: format!("{} · {kind}", m.family),
             colour: self
                 .families
                 .iter()
                 .position(|f| *f == m.family)
                 .unwrap_or(0),
-            shape: if pretrained {
-                Shape::Circle
-            } else {
-                Shape::Triangle
+            shape: match (learned, pretrained) {
+                (false, _) => Shape::Ring,
+                (true, true) => Shape::Circle,
+                (true, false) => Shape::Triangle,
             },
             radius: 3 + (t * 6.0).round() as u32,
         }
@@ -89,14 +92,18 @@ fn exact(v: f64) -> MeanSe {
     }
 }
 
-const STYLE_NOTE: &str = "One marker per model: mean over seeds of the run chosen by training-domain validation, bars ± 1 standard error. Colour: family; circle: pre-trained, triangle: from scratch; marker size grows with the parameter count.";
+const STYLE_NOTE: &str = "One marker per model: mean over seeds of the run chosen by training-domain validation, bars ± 1 standard error. Colour: family; circle: pre-trained, triangle: from scratch, hollow ring: a model that did not learn (left out of the claims); marker size grows with the parameter count.";
 
 /// Every figure that has data to show.
-pub fn figures(models: &[ModelSummary]) -> Result<Vec<Figure>> {
+pub fn figures(models: &[ModelSummary], learning: &[Learning]) -> Result<Vec<Figure>> {
     if models.is_empty() {
         return Ok(Vec::new());
     }
-    let style = Style::new(models);
+    let not_learned = labels_with(learning, Learned::No)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let style = Style::new(models, not_learned);
     let params = |m: &ModelSummary| exact(m.params as f64);
     let mut out = vec![
         scatter_figure(&style, models, "A", "Model size vs OOD calibration (paper figure A)", Axis::log("parameters (count, log scale)"), Axis::linear("OOD ECE, equal-width (%)"), params, |m| m.ood_ece)?,

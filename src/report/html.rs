@@ -75,6 +75,38 @@ fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "–".to_string(), |v| format!("{v:.digits$}"))
 }
 
+/// The learned-or-not check of each model, failures first.
+fn learning_rows(a: &Aggregate) -> Vec<Value> {
+    use crate::aggregate::Learned;
+    let mut rows: Vec<&crate::aggregate::Learning> = a.learning.iter().collect();
+    rows.sort_by_key(|l| l.verdict != Learned::No);
+    rows.iter()
+        .map(|l| {
+            let checked = l.verdict != Learned::Unchecked;
+            let shown = |v: f64, digits: usize| match checked {
+                true => format!("{v:.digits$}"),
+                false => "–".to_string(),
+            };
+            context! {
+                label => l.label.clone(),
+                runs => l.runs,
+                examples => count(l.examples as u64),
+                id_acc => shown(l.id_accuracy, 1),
+                lower => shown(l.lower_bound, 1),
+                chance => shown(l.chance, 1),
+                id_nll => shown(l.id_nll, 3),
+                uniform_nll => shown(l.uniform_nll, 3),
+                verdict => match l.verdict {
+                    Learned::Yes => "learned",
+                    Learned::No => "did not learn",
+                    Learned::Unchecked => "not checked (no predictions)",
+                },
+                failed => l.verdict == Learned::No,
+            }
+        })
+        .collect()
+}
+
 fn model_rows(a: &Aggregate) -> Vec<Value> {
     a.models
         .iter()
@@ -112,6 +144,7 @@ fn claim_rows(a: &Aggregate) -> Vec<Value> {
                 statistic => c.statistic.clone(),
                 expected => if c.claimed_sign > 0.0 { "> 0" } else { "< 0" },
                 points => c.points,
+                models => c.models.join(", "),
                 estimate => opt(c.estimate, 3),
                 ci => match (c.lower, c.upper) {
                     (Some(l), Some(u)) => format!("[{l:.3}, {u:.3}]"),
@@ -229,6 +262,8 @@ pub fn render(page: &Page) -> Result<String> {
         claims => claim_rows(a),
         bootstrap => format!("{} resamples, seed {}, {:.0}% percentile interval", crate::aggregate::CLAIM_BOOTSTRAP.resamples, crate::aggregate::CLAIM_BOOTSTRAP.seed, 100.0 * crate::aggregate::CLAIM_BOOTSTRAP.level),
         models => model_rows(a),
+        learning => learning_rows(a),
+        learned_margin => crate::aggregate::learned::MARGIN_POINTS,
         figures => figure_values(page.figures),
         reliability => figure_values(page.reliability),
         selected => run_rows(&a.selected),

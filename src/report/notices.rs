@@ -1,7 +1,8 @@
 //! The notices at the top of a report: what was set aside, failed or left
 //! unfinished, and why.
 
-use crate::aggregate::Aggregate;
+use crate::aggregate::learned::labels_with;
+use crate::aggregate::{Aggregate, Learned};
 
 /// The notices shown at the top of the page.
 pub fn warnings(agg: &Aggregate) -> Vec<String> {
@@ -33,10 +34,95 @@ pub fn warnings(agg: &Aggregate) -> Vec<String> {
             not_planned_by_reason(&agg.not_planned)
         ));
     }
+    w.extend(learning_notices(agg));
+    w.extend(caveat_notices(agg));
+    let untested: Vec<&str> = agg
+        .claims
+        .iter()
+        .filter(|c| c.too_few_points)
+        .map(|c| c.id.as_str())
+        .collect();
+    if !untested.is_empty() {
+        w.push(format!(
+            "{} of {} claims are untested here, with too few points (their notes say what is \
+             missing): {}.",
+            untested.len(),
+            agg.claims.len(),
+            untested.join(", ")
+        ));
+    }
+    let dirty = agg
+        .records
+        .iter()
+        .filter(|r| r.record.code.is_dirty())
+        .count();
+    if dirty > 0 {
+        w.push(format!(
+            "{dirty} record(s) were made from a working tree with uncommitted changes (commit \
+             marked -dirty under Provenance): their code cannot be recovered from the commit alone."
+        ));
+    }
     if agg.unfinished > 0 {
         w.push(format!(
             "{} record folder(s) have no record.sha256 (unfinished runs) and are not used.",
             agg.unfinished
+        ));
+    }
+    w
+}
+
+/// Models that did not learn (left out of the claims) or could not be checked.
+fn learning_notices(agg: &Aggregate) -> Vec<String> {
+    let named = |verdict: Learned| labels_with(&agg.learning, verdict);
+    let mut w = Vec::new();
+    let failed = named(Learned::No);
+    if !failed.is_empty() {
+        w.push(format!(
+            "{} of {} models did not learn (ID-validation accuracy not clearly above chance; \
+             see “Did the models learn?”) and are left out of every claim: {}.",
+            failed.len(),
+            agg.learning.len(),
+            failed.join(", ")
+        ));
+    }
+    let unchecked = named(Learned::Unchecked);
+    if !unchecked.is_empty() {
+        w.push(format!(
+            "{} model(s) could not be checked for learning (a selected run has no predictions \
+             file) and are kept in the claims: {}.",
+            unchecked.len(),
+            unchecked.join(", ")
+        ));
+    }
+    w
+}
+
+/// Temperature fits at their bound; selections at an end of the grid.
+fn caveat_notices(agg: &Aggregate) -> Vec<String> {
+    let mut w = Vec::new();
+    if !agg.temperatures_at_bound.is_empty() {
+        let runs: Vec<String> = agg
+            .temperatures_at_bound
+            .iter()
+            .map(|t| format!("{} seed {} (T = {})", t.label, t.seed, t.temperature))
+            .collect();
+        w.push(format!(
+            "{} selected run(s) fitted a temperature at the search bound, so their \
+             temperature-scaled ECE is that of a degenerate fit: {}.",
+            runs.len(),
+            runs.join(", ")
+        ));
+    }
+    for e in &agg.grid_edges {
+        let grid: Vec<String> = e.grid.iter().map(|v| v.to_string()).collect();
+        w.push(format!(
+            "{} of {} selected runs sit at the {} {} of the grid ({}): the best value may \
+             lie outside it.",
+            e.selected_at_edge,
+            e.selected,
+            e.end,
+            e.axis,
+            grid.join(", ")
         ));
     }
     w

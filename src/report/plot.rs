@@ -30,6 +30,8 @@ pub enum Shape {
     Circle,
     /// Trained from scratch.
     Triangle,
+    /// A model that did not learn (drawn hollow).
+    Ring,
 }
 
 /// One marker: position, ± half-widths, legend series, colour, shape, radius.
@@ -364,6 +366,16 @@ fn draw_markers(chart: &mut Chart, s: &Scatter, pts: &[(f64, f64, f64, f64)]) ->
                     .map_err(err)?
                     .label(name)
                     .legend(move |(x, y)| TriangleMarker::new((x + 6, y), 6, outline));
+            }
+            Shape::Ring => {
+                let marks = members
+                    .iter()
+                    .map(|&i| Circle::new((pts[i].0, pts[i].1), s.markers[i].radius, outline));
+                chart
+                    .draw_series(marks)
+                    .map_err(err)?
+                    .label(name)
+                    .legend(move |(x, y)| Circle::new((x + 6, y), 5, outline));
             }
         }
     }

@@ -80,16 +80,13 @@ pub fn provenance(records: &[LoadedRun]) -> Provenance {
             .collect(),
         code: code
             .into_iter()
-            .map(|(c, runs)| {
-                let commit = c.git.strip_suffix("-dirty");
-                CodeCount {
-                    version: c.version.clone(),
-                    engine: c.engine.clone(),
-                    commit: commit.unwrap_or(&c.git).to_string(),
-                    dirty: commit.is_some(),
-                    cargo_lock_sha256: c.cargo_lock_sha256.clone(),
-                    runs,
-                }
+            .map(|(c, runs)| CodeCount {
+                version: c.version.clone(),
+                engine: c.engine.clone(),
+                commit: c.commit().to_string(),
+                dirty: c.is_dirty(),
+                cargo_lock_sha256: c.cargo_lock_sha256.clone(),
+                runs,
             })
             .collect(),
         devices: devices

@@ -44,6 +44,6 @@ fn git_commit(repo: &Path) -> Option<String> {
     ])?;
     Some(match changes.is_empty() {
         true => head,
-        false => format!("{head}-dirty"),
+        false => format!("{head}{}", CodeVersion::DIRTY_SUFFIX),
     })
 }
