@@ -8,6 +8,7 @@ use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{ModelSpec, Noise};
+use crate::train::algorithm::Algorithm;
 use crate::train::backend::{BackendJob, DeviceInfo};
 use crate::train::eval::logits;
 use crate::train::optim::{Optim, OptimizerSpec};
@@ -76,8 +77,16 @@ pub fn trace<B: AutodiffBackend>(
     let mut losses = Vec::with_capacity(job.steps);
     for step in 0..job.steps {
         let noise = Noise::of_step(job.seed, step);
-        let (next, loss) = train_step(model, &mut optim, input.clone(), job.lr, noise, device)
-            .expect("finite loss on synthetic data");
+        let (next, loss) = train_step(
+            model,
+            &mut optim,
+            input.clone(),
+            Algorithm::Erm,
+            job.lr,
+            noise,
+            device,
+        )
+        .expect("finite loss on synthetic data");
         model = next;
         losses.push(loss);
     }

@@ -11,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{LiteVariant, ModelSpec, Noise};
+use crate::train::algorithm::Algorithm;
 use crate::train::backend::{BackendJob, DeviceInfo};
 use crate::train::batch::StepInput;
 use crate::train::eval::logits;
@@ -135,6 +136,7 @@ pub fn synthetic_input(batch: usize, size: usize, classes: usize) -> StepInput {
         images,
         shape: [batch, 3, size, size],
         targets,
+        domain_rows: vec![batch],
     }
 }
 
@@ -157,7 +159,15 @@ pub fn throughput<B: AutodiffBackend>(
             start = Instant::now();
         }
         let noise = Noise::of_step(0, i);
-        let step = train_step(model, &mut optim, input.clone(), 0.01, noise, device);
+        let step = train_step(
+            model,
+            &mut optim,
+            input.clone(),
+            Algorithm::Erm,
+            0.01,
+            noise,
+            device,
+        );
         model = step.expect("finite loss on synthetic data").0;
     }
     // The step reads its loss back, but the update after it may still be queued on a GPU.

@@ -86,10 +86,25 @@ impl<B: Backend> Network<B> {
 
     /// Logits of a training pass whose stochastic layers are keyed by `noise`.
     pub fn forward_noised(&self, images: Tensor<B, 4>, noise: Option<Noise>) -> Tensor<B, 2> {
-        let logits = self.head.forward(self.backbone.forward(images, noise));
+        self.classify(self.featurize(images, noise))
+    }
+
+    /// DomainBed's featurizer: everything below the last linear layer. With an
+    /// added linear layer (the paper's head rule) that is the pre-trained
+    /// network with its head, as in the authors' code.
+    pub fn featurize(&self, images: Tensor<B, 4>, noise: Option<Noise>) -> Tensor<B, 2> {
+        let features = self.backbone.forward(images, noise);
         match &self.adapter {
-            Some(adapter) => adapter.forward(logits),
-            None => logits,
+            Some(_) => self.head.forward(features),
+            None => features,
+        }
+    }
+
+    /// DomainBed's classifier: the last linear layer, on [`Self::featurize`]'s output.
+    pub fn classify(&self, features: Tensor<B, 2>) -> Tensor<B, 2> {
+        match &self.adapter {
+            Some(adapter) => adapter.forward(features),
+            None => self.head.forward(features),
         }
     }
 

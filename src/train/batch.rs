@@ -48,6 +48,9 @@ pub struct StepInput {
     pub shape: [usize; 4],
     /// `[b, classes]`: one-hot labels, or the soft targets.
     pub targets: Vec<f32>,
+    /// Rows of each training domain's minibatch, in domain order (they sum to
+    /// `shape[0]`): the algorithms that treat domains apart split on them.
+    pub domain_rows: Vec<usize>,
 }
 
 impl TrainBatch {
@@ -101,6 +104,7 @@ impl StepInput {
             images: Vec::new(),
             shape: [0, c, h, w],
             targets: Vec::new(),
+            domain_rows: Vec::new(),
         };
         for (domain, batch) in batches.iter().enumerate() {
             batch
@@ -115,6 +119,7 @@ impl StepInput {
             input.images.extend_from_slice(&batch.images);
             input.targets.extend(batch.targets(classes));
             input.shape[0] += batch.shape[0];
+            input.domain_rows.push(batch.shape[0]);
         }
         Ok(input)
     }

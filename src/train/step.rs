@@ -5,6 +5,7 @@ use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::AutodiffBackend;
 
+use super::algorithm::{self, Algorithm};
 use super::batch::StepInput;
 use super::optim::Optim;
 use crate::model::{Network, Noise};
@@ -29,7 +30,7 @@ pub fn to_tensors<B: Backend>(
     (images, targets)
 }
 
-/// Runs one step at learning rate `lr`, its dropout and drop-connect masks
+/// Runs one step of `algorithm` at learning rate `lr`, its dropout and drop-connect masks
 /// keyed by `noise`; returns the updated model and the loss before the update
 /// (read back to the host, which also synchronises the device).
 ///
@@ -39,12 +40,14 @@ pub fn train_step<B: AutodiffBackend>(
     model: Network<B>,
     optim: &mut Optim<B>,
     input: StepInput,
+    algorithm: Algorithm,
     lr: f64,
     noise: Noise,
     device: &B::Device,
 ) -> Result<(Network<B>, f32), f32> {
+    let rows = input.domain_rows.clone();
     let (images, targets) = to_tensors::<B>(input, device);
-    let loss = cross_entropy(model.forward_noised(images, Some(noise)), targets);
+    let loss = algorithm::loss(&model, algorithm, images, targets, &rows, noise);
     let value = scalar(&loss);
     if !value.is_finite() {
         return Err(value);
