@@ -299,3 +299,41 @@ fn unknown_recipe_is_located_and_the_recipes_are_listed() {
         );
     }
 }
+
+#[test]
+fn unknown_algorithm() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = with_line(&quick(), "algorithms", "algorithms = [\"erm\", \"irm\"]");
+    let out = plan_text(dir.path(), &text);
+    assert_located(
+        &out,
+        line_of(&text, "algorithms"),
+        22,
+        "unknown variant `irm`, expected one of `erm`, `coral`, `mixup`",
+    );
+}
+
+#[test]
+fn algorithms_without_erm() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = with_line(&quick(), "algorithms", "algorithms = [\"coral\"]");
+    let out = plan_text(dir.path(), &text);
+    assert_located(
+        &out,
+        line_of(&text, "algorithms"),
+        14,
+        "must include \"erm\"",
+    );
+}
+
+#[test]
+fn algorithm_listed_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = with_line(
+        &quick(),
+        "algorithms",
+        "algorithms = [\"erm\", \"mixup\", \"mixup\"]",
+    );
+    let out = plan_text(dir.path(), &text);
+    assert_located(&out, line_of(&text, "algorithms"), 14, "twice");
+}

@@ -35,8 +35,8 @@ fn quick_plan_lists_every_run_with_a_unique_stable_id() {
     let b = plan_json(scratch.path(), &study, &manifest);
     let ids_a = ids(&a);
     assert_eq!(ids_a, ids(&b));
-    // 14 models x 1 optimizer x 2 learning rates x 1 weight decay x 2 seeds.
-    assert_eq!(ids_a.len(), 14 * 2 * 2);
+    // 14 models x 3 algorithms x 1 optimizer x 2 learning rates x 1 weight decay x 2 seeds.
+    assert_eq!(ids_a.len(), 14 * 3 * 2 * 2);
     let unique: std::collections::BTreeSet<_> = ids_a.iter().collect();
     assert_eq!(unique.len(), ids_a.len());
     assert!(ids_a.iter().all(|id| id.len() == 64));
@@ -85,7 +85,7 @@ fn any_change_of_a_field_or_an_input_digest_changes_ids() {
         &manifest,
     ));
     let differing = base.iter().zip(&changed).filter(|(a, b)| a != b).count();
-    assert_eq!(differing, 4, "only resnet-tiny-cutmix's 4 runs");
+    assert_eq!(differing, 12, "only resnet-tiny-cutmix's 12 runs");
 
     // An input digest: re-pinning glyph-corpus-2k changes only its model's runs.
     let at = manifest_text.find("name = \"glyph-corpus-2k\"").unwrap();
@@ -101,7 +101,17 @@ fn any_change_of_a_field_or_an_input_digest_changes_ids() {
         &manifest2,
     ));
     let differing = base.iter().zip(&changed).filter(|(a, b)| a != b).count();
-    assert_eq!(differing, 4, "only resnet-tiny-2k's 4 runs");
+    assert_eq!(differing, 12, "only resnet-tiny-2k's 12 runs");
+
+    // ERM alone: its runs keep the ids they had before algorithms were a
+    // setting (ERM is left out of the spec), the others are new.
+    let algorithms_line = quick.lines().find(|l| l.starts_with("algorithms = ")).unwrap();
+    let erm_only = quick.replacen(algorithms_line, "", 1);
+    let erm = ids(&plan_json(dir, &write_study("erm.toml", &erm_only), &manifest));
+    assert_eq!(erm.len(), base.len() / 3);
+    assert!(erm.iter().all(|id| base.contains(id)));
+    let reference = std::fs::read_to_string(repo().join("reports/quick/reference.json")).unwrap();
+    assert!(erm.iter().all(|id| reference.contains(id.as_str())), "ERM ids as in the reference");
 }
 
 /// Training images per run as the manifest defines them: steps × one

@@ -18,7 +18,7 @@ use crate::record::{
     CodeVersion, Evaluation, FinalMetrics, ModelInfo, RunRecord, RunStatus, ENGINE_VERSION,
     RECORD_SCHEMA,
 };
-use crate::train::{BackendKind, DeviceInfo};
+use crate::train::{Algorithm, BackendKind, DeviceInfo};
 
 pub const LEARNING_RATES: [f64; 4] = [0.03, 0.01, 0.003, 0.001];
 pub const WEIGHT_DECAYS: [f64; 5] = [0.0, 1e-4, 1e-3, 1e-2, 3e-2];
@@ -93,6 +93,7 @@ pub fn synthetic_record(
             pretraining: (!scratch).then(|| format!("corpus-{images}-{recipe}")),
             pretrain_images: (!scratch).then_some(images),
             recipe: (!scratch).then(|| recipe.to_string()),
+            algorithm: Algorithm::Erm,
             optimizer: "sgd".to_string(),
             learning_rate: lr,
             weight_decay: wd,

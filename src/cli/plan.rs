@@ -137,8 +137,8 @@ fn print_table(study: &Study, runs: &[PlannedRun], inputs: &[InputLine], e: &Est
         .unwrap_or(0)
         .max(18);
     println!(
-        "{:<12}  {:<width$} {:<26} {:<5} {:>8} {:>8} {:>5}",
-        "run", "model", "pretrain", "opt", "lr", "wd", "seed"
+        "{:<12}  {:<width$} {:<26} {:<6} {:<5} {:>8} {:>8} {:>5}",
+        "run", "model", "pretrain", "algo", "opt", "lr", "wd", "seed"
     );
     for r in runs {
         let s = &r.spec;
@@ -150,10 +150,11 @@ fn print_table(study: &Study, runs: &[PlannedRun], inputs: &[InputLine], e: &Est
             .map(|p| p.get_ref().as_str())
             .unwrap_or("none (from scratch)");
         println!(
-            "{:<12}  {:<width$} {:<26} {:<5} {:>8} {:>8} {:>5}",
+            "{:<12}  {:<width$} {:<26} {:<6} {:<5} {:>8} {:>8} {:>5}",
             r.short_id(),
             s.model.name.get_ref(),
             pre,
+            s.algorithm.name(),
             s.optimizer.name(),
             s.learning_rate,
             s.weight_decay,

@@ -47,6 +47,9 @@ pub fn run(g: &Global, a: &ReproduceArgs) -> Result<ExitCode> {
     };
     let summary = run_study(&study, &ctx.catalogue, &ctx.roots, &runs, &options)?;
     super::run::print_summary(&summary);
+    if summary.stopped > 0 {
+        return Ok(super::run::exit_code(&summary));
+    }
     println!("[3/3] aggregate and report");
     let out = ctx.roots.repo.join("reports").join(study.name());
     let report = crate::report::build_report(&study, &ctx.catalogue, &summary.runs_dir, &out)?;

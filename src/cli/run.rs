@@ -66,7 +66,23 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<ExitCode> {
     };
     let summary = run_study(&study, &ctx.catalogue, &ctx.roots, &runs, &options)?;
     print_summary(&summary);
-    Ok(ExitCode::SUCCESS)
+    Ok(exit_code(&summary))
+}
+
+/// Exit status when a stop was requested (SIGTERM, SIGUSR1): EX_TEMPFAIL,
+/// "try again later", which is what resubmitting does.
+pub const STOPPED_EXIT: u8 = 75;
+
+/// Success, or [`STOPPED_EXIT`] when runs were left checkpointed on request.
+pub(super) fn exit_code(summary: &StudySummary) -> ExitCode {
+    if summary.stopped > 0 {
+        eprintln!(
+            "stopped on request: {} run(s) left to resume (run the same command again)",
+            summary.stopped
+        );
+        return ExitCode::from(STOPPED_EXIT);
+    }
+    ExitCode::SUCCESS
 }
 
 /// Every input of the planned runs must verify before any training starts.
@@ -86,7 +102,7 @@ pub(super) fn require_inputs(ctx: &Context, runs: &[PlannedRun]) -> Result<()> {
 
 pub(super) fn print_summary(s: &StudySummary) {
     println!(
-        "runs: {} planned, {} selected, {} already recorded, {} completed, {} failed, {} left for later, {} being trained by another process ({})",
+        "runs: {} planned, {} selected, {} already recorded, {} completed, {} failed, {} left for later, {} being trained by another process, {} stopped on request ({})",
         s.planned,
         s.selected,
         s.skipped,
@@ -94,6 +110,7 @@ pub(super) fn print_summary(s: &StudySummary) {
         s.failed,
         s.deferred,
         s.busy,
+        s.stopped,
         s.runs_dir.display()
     );
 }

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::train::DeviceInfo;
+use crate::train::{Algorithm, DeviceInfo};
 
 /// Version tag of the record layout.
 pub const RECORD_SCHEMA: &str = "oodcal-run-record-v1";
@@ -86,6 +86,9 @@ pub struct ModelInfo {
     pub pretrain_images: Option<usize>,
     /// Pre-training recipe (a `data::recipes::RecipeName`).
     pub recipe: Option<String>,
+    /// The fine-tuning algorithm; absent (ERM) in records written before algorithms existed.
+    #[serde(default, skip_serializing_if = "Algorithm::is_erm")]
+    pub algorithm: Algorithm,
     pub optimizer: String,
     pub learning_rate: f64,
     pub weight_decay: f64,

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 
 use super::benchmark::{load_benchmark, BenchmarkSet, Trial};
 use super::code_version::code_version;
-use super::finetune::FineTuneJob;
+use super::finetune::{FineTuneJob, Stopped};
 use super::lock::{claim, Claim};
 use super::parallel::{for_each_parallel, threads_per_job};
 use super::start::{resolve_starts, Start};
@@ -45,6 +45,8 @@ pub struct StudySummary {
     pub deferred: usize,
     /// Runs another live process was training (each left to it).
     pub busy: usize,
+    /// Runs stopped on request (checkpointed) or not started after one.
+    pub stopped: usize,
     pub runs_dir: PathBuf,
 }
 
@@ -55,6 +57,8 @@ enum Done {
     Busy,
     /// Another process recorded it after this one planned it.
     Recorded,
+    /// A stop was requested: checkpointed mid-run, or never started.
+    Stopped,
 }
 
 /// The runs `--only` selects (all of them when it is empty).
@@ -139,6 +143,7 @@ pub fn run_study(
             Done::Trained(_) => summary.failed += 1,
             Done::Busy => summary.busy += 1,
             Done::Recorded => summary.skipped += 1,
+            Done::Stopped => summary.stopped += 1,
         }
     }
     Ok(summary)
@@ -147,6 +152,9 @@ pub fn run_study(
 /// Trains `run` if this process can claim it (see [`super::lock`]) and it
 /// is still unrecorded once claimed; tidies what an interrupted write left.
 fn claim_and_run(shared: &Shared, run: &PlannedRun, label: &str) -> Result<Done> {
+    if crate::train::stop::requested() {
+        return Ok(Done::Stopped);
+    }
     let dir = shared.runs_dir.join(&run.id);
     let lock = match claim(&dir).with_context(|| format!("{}: cannot lock", dir.display()))? {
         Claim::Held(lock) => lock,
@@ -163,7 +171,16 @@ fn claim_and_run(shared: &Shared, run: &PlannedRun, label: &str) -> Result<Done>
     }
     crate::atomic::clean_leftovers(&dir)
         .with_context(|| format!("{}: cannot remove leftovers", dir.display()))?;
-    let record = run_one(shared, run, label)?;
+    let record = match run_one(shared, run, label) {
+        Ok(record) => record,
+        Err(e) => match e.downcast_ref::<Stopped>() {
+            Some(stopped) => {
+                crate::progress::println(&format!("{label} {}: {stopped}", run.short_id()));
+                return Ok(Done::Stopped);
+            }
+            None => return Err(e),
+        },
+    };
     crate::progress::println(&one_line(label, run, &record));
     lock.release_committed();
     Ok(Done::Trained(Box::new(record)))
@@ -229,8 +246,9 @@ fn run_one(shared: &Shared, run: &PlannedRun, label: &str) -> Result<RunRecord> 
 fn one_line(label: &str, run: &PlannedRun, record: &RunRecord) -> String {
     let s = &run.spec;
     let head = format!(
-        "{label} {} lr={} wd={} seed={}",
+        "{label} {} {} lr={} wd={} seed={}",
         run.short_id(),
+        s.algorithm.name(),
         s.learning_rate,
         s.weight_decay,
         s.seed

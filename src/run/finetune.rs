@@ -33,7 +33,7 @@ use crate::train::{
     OptimizerSpec, TrainConfig, TrainError, TrainRng,
 };
 
-const CHECKPOINT_FILE: &str = "checkpoint.bin";
+pub const CHECKPOINT_FILE: &str = "checkpoint.bin";
 const PROGRESS_FILE: &str = "progress.json";
 /// Images per forward pass during evaluation.
 const EVAL_BATCH: usize = 256;
@@ -60,6 +60,14 @@ pub struct FineTuneJob<'a> {
 struct Progress {
     evaluations: Vec<Evaluation>,
     wall_seconds: f64,
+}
+
+/// A run that stopped on request (see [`crate::train::stop`]) after `step`
+/// steps, its checkpoint and progress kept for the next attempt.
+#[derive(Debug, thiserror::Error)]
+#[error("stopped on request after step {step}; checkpoint kept")]
+pub struct Stopped {
+    pub step: usize,
 }
 
 impl BackendJob for FineTuneJob<'_> {
@@ -108,6 +116,9 @@ impl BackendJob for FineTuneJob<'_> {
         }
         let mut record = self.record(params, info, wall_before + started.elapsed().as_secs_f64());
         match outcome {
+            Ok(outcome) if !outcome.finished => {
+                return Err(anyhow::Error::new(Stopped { step: outcome.step }));
+            }
             Ok(outcome) => {
                 let logits = match last {
                     Some(l) => l,
@@ -182,6 +193,7 @@ impl FineTuneJob<'_> {
             optimizer,
             ..TrainConfig::erm(s.steps as usize, self.trial.train.len(), lr, wd, s.seed)
         }
+        .with_algorithm(s.algorithm)
         .with_eval_every(every)
         .with_checkpoint(checkpoint, every)
         .with_checkpoint_owner(&self.run.id)
@@ -205,6 +217,7 @@ impl FineTuneJob<'_> {
                 pretraining: pre.label,
                 pretrain_images: pre.images,
                 recipe: pre.recipe,
+                algorithm: s.algorithm,
                 optimizer: s.optimizer.name().to_string(),
                 learning_rate: s.learning_rate,
                 weight_decay: s.weight_decay,

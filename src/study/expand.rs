@@ -20,8 +20,8 @@ impl PlannedRun {
     }
 }
 
-/// Every run of the study: model × optimizer × learning rate × weight decay × seed,
-/// in manifest order.
+/// Every run of the study: model × algorithm × optimizer × learning rate ×
+/// weight decay × seed, in manifest order.
 pub fn expand(study: &Study, catalogue: &Catalogue) -> Vec<PlannedRun> {
     let p = &study.protocol;
     let mut runs = Vec::new();
@@ -32,7 +32,11 @@ pub fn expand(study: &Study, catalogue: &Catalogue) -> Vec<PlannedRun> {
             .as_ref()
             .and_then(|name| study.pretrain_entry(name.get_ref()))
             .cloned();
-        for &optimizer in &p.optimizers {
+        let grid = p
+            .algorithms
+            .iter()
+            .flat_map(|&a| p.optimizers.iter().map(move |&o| (a, o)));
+        for (algorithm, optimizer) in grid {
             for &learning_rate in &p.learning_rates {
                 for &weight_decay in &p.weight_decays {
                     for &seed in &p.seeds {
@@ -43,6 +47,7 @@ pub fn expand(study: &Study, catalogue: &Catalogue) -> Vec<PlannedRun> {
                             model: model.clone(),
                             pretrain: pretrain.clone(),
                             head: p.head,
+                            algorithm,
                             optimizer,
                             learning_rate,
                             weight_decay,

@@ -11,7 +11,7 @@ use crate::data::recipes::RecipeName;
 use crate::inputs::{relative_path, Catalogue};
 use crate::model::{HeadMode, ModelSpec};
 use crate::source_error::SourceError;
-use crate::train::OptimizerKind;
+use crate::train::{Algorithm, OptimizerKind};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,6 +56,14 @@ pub struct Protocol {
     pub augment_id_validation: bool,
     /// Seeds of the trials (DomainBed's trial_seed: split and initialisation).
     pub seeds: Vec<u64>,
+    /// DomainBed algorithms every model is fine-tuned with, ERM among them
+    /// (the claims other than 1 are ERM's, as in the paper). Default: ERM only.
+    #[serde(default = "erm_only")]
+    pub algorithms: Vec<Algorithm>,
+}
+
+fn erm_only() -> Vec<Algorithm> {
+    vec![Algorithm::Erm]
 }
 
 /// How a model's starting weights are made by oodcal's own pre-training stage.
@@ -267,6 +275,24 @@ fn check_protocol(p: &Protocol, err: ErrAt, fields: &FieldSpans) -> Result<(), S
     }
     for &wd in &p.weight_decays {
         Range::at_least(0.0).check(wd, "protocol.weight_decays", at("weight_decays"), err)?;
+    }
+    check_algorithms(&p.algorithms, at("algorithms"), err)
+}
+
+/// ERM must be among them (every claim but 1 is on ERM), each at most once.
+fn check_algorithms(algorithms: &[Algorithm], at: usize, err: ErrAt) -> Result<(), SourceError> {
+    if !algorithms.contains(&Algorithm::Erm) {
+        return Err(err(
+            at,
+            "protocol.algorithms must include \"erm\": the paper's claims are on ERM".to_string(),
+        ));
+    }
+    let distinct: BTreeSet<&Algorithm> = algorithms.iter().collect();
+    if distinct.len() != algorithms.len() {
+        return Err(err(
+            at,
+            "protocol.algorithms lists an algorithm twice".to_string(),
+        ));
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use super::manifest::{Benchmark, ModelEntry, PretrainEntry};
 use crate::checksum::sha256_bytes;
 use crate::model::HeadMode;
-use crate::train::OptimizerKind;
+use crate::train::{Algorithm, OptimizerKind};
 
 /// Version tag of the spec layout; bump it when the meaning of a field changes.
 pub const RUN_SPEC_SCHEMA: &str = "oodcal-run-spec-v2";
@@ -31,6 +31,9 @@ pub struct RunSpec {
     /// The resolved pre-training recipe, when the model is pre-trained by oodcal.
     pub pretrain: Option<PretrainEntry>,
     pub head: HeadMode,
+    /// Left out for ERM, so runs planned before algorithms existed keep their ids.
+    #[serde(skip_serializing_if = "Algorithm::is_erm")]
+    pub algorithm: Algorithm,
     pub optimizer: OptimizerKind,
     pub learning_rate: f64,
     pub weight_decay: f64,

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
+use super::algorithm::{mix_pairs, Algorithm, MixupDraw};
 use super::batch::{BatchSource, StepInput, TrainRng};
 use super::checkpoint::{train_rng, Checkpoint, CheckpointMeta, RngPosition};
 use super::optim::{Optim, OptimizerSpec};
@@ -34,6 +35,9 @@ pub struct TrainConfig {
     /// even if the run is not finished, e.g. to fit a scheduler's time slot.
     #[serde(default)]
     pub stop_after: Option<usize>,
+    /// What each step optimises (DomainBed's ERM, CORAL or Mixup).
+    #[serde(default)]
+    pub algorithm: Algorithm,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +61,7 @@ impl TrainConfig {
             eval_every: 0,
             checkpoint: None,
             stop_after: None,
+            algorithm: Algorithm::Erm,
         }
     }
 
@@ -67,6 +72,10 @@ impl TrainConfig {
             domains,
             ..Self::pretrain(steps, OptimizerSpec::sgd(lr, weight_decay), seed)
         }
+    }
+
+    pub fn with_algorithm(self, algorithm: Algorithm) -> Self {
+        Self { algorithm, ..self }
     }
 
     pub fn with_eval_every(self, eval_every: usize) -> Self {
@@ -102,9 +111,16 @@ impl TrainConfig {
 
     /// What a checkpoint must agree on to resume this run: everything that
     /// changes the trajectory (not the checkpoint or stopping policy).
+    /// ERM's is the form written before algorithms existed, so its
+    /// checkpoints still resume.
     fn fingerprint(&self, model: &str) -> String {
         let trajectory = (self.steps, self.domains, &self.optimizer, self.seed, model);
-        serde_json::to_string(&trajectory).expect("serialisable")
+        let json = serde_json::to_string(&trajectory).expect("serialisable");
+        if self.algorithm.is_erm() {
+            json
+        } else {
+            format!("{json} {}", self.algorithm.name())
+        }
     }
 }
 
@@ -117,7 +133,8 @@ pub struct TrainOutcome<B: AutodiffBackend> {
     pub losses: Vec<f32>,
     /// The step the run resumed from (0 for a fresh start).
     pub resumed_from: usize,
-    /// `false` when [`TrainConfig::stop_after`] ended the call early.
+    /// `false` when [`TrainConfig::stop_after`] or a stop request
+    /// ([`super::stop`]) ended the call early (after checkpointing).
     pub finished: bool,
     /// Why a checkpoint found at the start was set aside (the run then
     /// started from step 0), naming both files.
@@ -173,18 +190,27 @@ where
     let classes = state.model.num_classes();
     let mut ran = 0;
     while state.step < config.steps {
-        if config.stop_after.is_some_and(|limit| ran >= limit) {
+        if config.stop_after.is_some_and(|limit| ran >= limit) || super::stop::requested() {
             save(&state, config, &fingerprint)?;
             return Ok(outcome(state, resumed_from, false, set_aside));
         }
-        let input = draw(source, &mut state.rng, config.domains, classes, state.step)?;
+        let input = draw(source, &mut state.rng, config, classes, state.step)?;
         let lr = config.optimizer.lr_at(state.step, config.steps);
         let noise = Noise::of_step(config.seed, state.step);
-        let (model, loss) = train_step(state.model, &mut state.optim, input, lr, noise, device)
-            .map_err(|loss| TrainError::NonFinite {
-                step: state.step + 1,
-                loss,
-            })?;
+        let algorithm = config.algorithm;
+        let (model, loss) = train_step(
+            state.model,
+            &mut state.optim,
+            input,
+            algorithm,
+            lr,
+            noise,
+            device,
+        )
+        .map_err(|loss| TrainError::NonFinite {
+            step: state.step + 1,
+            loss,
+        })?;
         state.model = model;
         state.step += 1;
         state.losses.push(loss);
@@ -320,25 +346,34 @@ fn save<B: AutodiffBackend>(
     Ok(())
 }
 
-/// One minibatch per domain, in domain order, stacked into one step's input.
+/// One minibatch per domain, in domain order, stacked into one step's input;
+/// for Mixup, mixed across domains with draws that follow the batches' in `rng`.
 fn draw<S: BatchSource + ?Sized>(
     source: &mut S,
     rng: &mut TrainRng,
-    domains: usize,
+    config: &TrainConfig,
     classes: usize,
     step: usize,
 ) -> Result<StepInput, TrainError> {
-    let batches = (0..domains)
+    let batches = (0..config.domains)
         .map(|domain| source.next_batch(domain, rng))
         .collect::<anyhow::Result<Vec<_>>>()
         .map_err(|source| TrainError::Source {
             step: step + 1,
             source,
         })?;
-    StepInput::stack(&batches, classes).map_err(|reason| TrainError::Batch {
+    let bad_batch = |reason| TrainError::Batch {
         step: step + 1,
         reason,
-    })
+    };
+    let input = StepInput::stack(&batches, classes).map_err(bad_batch)?;
+    match config.algorithm {
+        Algorithm::Mixup => {
+            let mix = MixupDraw::new(rand::Rng::next_u64(rng), config.domains);
+            mix_pairs(&input, &mix).map_err(bad_batch)
+        }
+        Algorithm::Erm | Algorithm::Coral => Ok(input),
+    }
 }
 
 fn outcome<B: AutodiffBackend>(

@@ -4,6 +4,7 @@
 //! All burn-generic code lives here, in `model` and in `bench::train`; the rest of the crate sees
 //! host vectors (`TrainBatch`, logits as `Vec<f32>`) and [`BackendJob`].
 
+pub mod algorithm;
 pub mod backend;
 pub mod batch;
 pub mod checkpoint;
@@ -12,7 +13,9 @@ pub mod fit;
 pub mod heap;
 pub mod optim;
 pub mod step;
+pub mod stop;
 
+pub use algorithm::Algorithm;
 #[cfg(feature = "cuda")]
 pub use backend::CudaBackend;
 pub use backend::{

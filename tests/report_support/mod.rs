@@ -14,7 +14,7 @@ use oodcal::record::{
     CodeVersion, Evaluation, FinalMetrics, ModelInfo, RunRecord, RunStatus, ENGINE_VERSION,
     RECORD_SCHEMA,
 };
-use oodcal::train::{BackendKind, DeviceInfo};
+use oodcal::train::{Algorithm, BackendKind, DeviceInfo};
 
 pub const DATA_DIGEST: &str = "1111111111111111111111111111111111111111111111111111111111111111";
 
@@ -44,6 +44,7 @@ pub struct Synth {
     pub git: String,
     /// `Some(reason)`: a failed run.
     pub failed: Option<String>,
+    pub algorithm: Algorithm,
 }
 
 impl Synth {
@@ -71,7 +72,13 @@ impl Synth {
             temperature: 1.5,
             git: "0123456789abcdef".to_string(),
             failed: None,
+            algorithm: Algorithm::Erm,
         }
+    }
+
+    pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
     }
 
     pub fn scratch(mut self) -> Synth {
@@ -103,6 +110,14 @@ impl Synth {
     }
 
     fn spec(&self) -> serde_json::Value {
+        let mut spec = self.erm_spec();
+        if !self.algorithm.is_erm() {
+            spec["algorithm"] = self.algorithm.name().into();
+        }
+        spec
+    }
+
+    fn erm_spec(&self) -> serde_json::Value {
         serde_json::json!({
             "schema": "oodcal-run-spec-v2", "engine": oodcal::record::ENGINE_VERSION,
             "benchmark": {"dataset": "glyph-dg", "test_domain": "art", "resolution": 32, "holdout_fraction": 0.2},
@@ -149,6 +164,7 @@ impl Synth {
                 pretraining: self.pretrain.as_ref().map(|p| p.0.clone()),
                 pretrain_images: self.pretrain.as_ref().map(|p| p.1),
                 recipe: self.pretrain.as_ref().map(|p| p.2.clone()),
+                algorithm: self.algorithm,
                 optimizer: "sgd".to_string(),
                 learning_rate: self.lr,
                 weight_decay: self.wd,
