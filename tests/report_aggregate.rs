@@ -4,6 +4,7 @@
 mod report_support;
 
 use oodcal::aggregate::{aggregate, load_records, Learned, Verdict};
+use oodcal::train::Algorithm;
 use report_support::{claims_study, Synth};
 
 fn verdict(agg: &oodcal::aggregate::Aggregate, id: &str) -> Verdict {
@@ -331,7 +332,7 @@ fn bound_temperatures_and_grid_edge_selections_are_flagged() {
     assert!(notices.contains("edge seed 1 (T = 1000)"), "{notices}");
     // One model: no claim has enough points, and the notices say so.
     assert!(
-        notices.contains("7 of 7 claims are untested here"),
+        notices.contains("8 of 8 claims are untested here"),
         "{notices}"
     );
     assert!(
@@ -344,4 +345,83 @@ fn bound_temperatures_and_grid_edge_selections_are_flagged() {
         ),
         "{notices}"
     );
+}
+
+/// The size axis of `claims_study` (OOD accuracy 60 + 4i, i = 0..5) fine-tuned
+/// again with CORAL and Mixup, each `gain` points above the model's ERM.
+fn algorithm_runs(dir: &std::path::Path, gain: [f64; 2]) {
+    for seed in 0..3u64 {
+        let noise = 0.1 * seed as f64;
+        for i in 0..6usize {
+            let acc = 60.0 + 4.0 * i as f64 + noise;
+            for (algorithm, g) in [Algorithm::Coral, Algorithm::Mixup].into_iter().zip(gain) {
+                let mut s = Synth::new(
+                    &format!("size-{i}"),
+                    [10_000usize, 30_000, 100_000, 300_000, 1_000_000, 3_000_000][i],
+                    seed,
+                )
+                .metrics(acc + 10.0 + 5.0, acc + g, 10.0)
+                .algorithm(algorithm);
+                s.family = if i % 2 == 0 { "resnet" } else { "vit" }.to_string();
+                s.size = format!("s{i}");
+                s.write(dir);
+            }
+        }
+    }
+}
+
+#[test]
+fn claim_1_holds_when_the_models_spread_exceeds_the_algorithms_gain() {
+    let dir = tempfile::tempdir().unwrap();
+    claims_study(dir.path(), false);
+    algorithm_runs(dir.path(), [1.0, -0.5]);
+    let agg = aggregate(load_records(dir.path()).unwrap());
+    let c = agg.claims.iter().find(|c| c.id == "1").unwrap();
+    assert_eq!(c.verdict, Verdict::Holds, "{c:?}");
+    // Best ERM model: size-5 at 80 + 0.1 (mean noise); each reference's best
+    // algorithm is CORAL at 60 + 4i + 1 + 0.1: the mean over i of 19 - 4i is 9.
+    assert!((c.estimate.unwrap() - 9.0).abs() < 1e-9, "{c:?}");
+    let six: Vec<String> = (0..6).map(|i| format!("size-{i}")).collect();
+    assert_eq!(c.models, six, "the references: models with every algorithm");
+    // Claims 2-6 and the tables stay ERM's: the CORAL runs' higher ID accuracy
+    // does not displace ERM's selected runs, and the size claim keeps its 18 points.
+    assert!(agg.selected.iter().all(|r| r.algorithm.is_erm()));
+    assert_eq!(agg.selected_other_algorithms.len(), 36);
+    assert_eq!(agg.claims.iter().find(|c| c.id == "2").unwrap().points, 18);
+    let size0 = agg.models.iter().find(|m| m.label == "size-0").unwrap();
+    assert!((size0.ood_accuracy.mean - 60.1).abs() < 1e-9);
+    let cells: Vec<_> = agg
+        .algorithm_cells
+        .iter()
+        .filter(|c| c.label == "size-0")
+        .collect();
+    assert_eq!(cells.len(), 3, "ERM, CORAL and Mixup for size-0");
+    assert!(
+        (cells[1].ood_accuracy.mean - 61.1).abs() < 1e-9,
+        "{:?}",
+        cells[1]
+    );
+}
+
+#[test]
+fn claim_1_fails_when_an_algorithm_gains_more_than_any_model() {
+    let dir = tempfile::tempdir().unwrap();
+    claims_study(dir.path(), false);
+    algorithm_runs(dir.path(), [40.0, 0.0]);
+    let agg = aggregate(load_records(dir.path()).unwrap());
+    assert_eq!(verdict(&agg, "1"), Verdict::DoesNotHold);
+}
+
+#[test]
+fn claim_1_is_untested_without_a_second_algorithm() {
+    let dir = tempfile::tempdir().unwrap();
+    claims_study(dir.path(), false);
+    let agg = aggregate(load_records(dir.path()).unwrap());
+    let c = agg.claims.iter().find(|c| c.id == "1").unwrap();
+    assert_eq!(c.verdict, Verdict::Inconclusive);
+    assert!(
+        c.too_few_points && c.note.contains("1 algorithm(s)"),
+        "{c:?}"
+    );
+    assert!(agg.algorithm_cells.is_empty());
 }

@@ -4,6 +4,7 @@
 use polars::prelude::*;
 use std::path::{Path, PathBuf};
 
+use super::algorithms::AlgorithmCell;
 use super::claims::ClaimResult;
 use super::rows::RunRow;
 use super::summary::{MeanSe, ModelSummary};
@@ -72,6 +73,7 @@ pub fn runs_frame(rows: &[RunRow]) -> PolarsResult<DataFrame> {
         .opt_str("pretraining", |r| r.pretraining.clone())
         .opt_u64("pretrain_images", |r| r.pretrain_images)
         .opt_str("recipe", |r| r.recipe.clone())
+        .str("algorithm", |r| r.algorithm.name().to_string())
         .str("optimizer", |r| r.optimizer.clone())
         .f64("learning_rate", |r| r.learning_rate)
         .f64("weight_decay", |r| r.weight_decay)
@@ -117,6 +119,18 @@ pub fn summary_frame(models: &[ModelSummary]) -> PolarsResult<DataFrame> {
         .mean_se("id_ece_ts", |m| m.id_ece_ts)
         .mean_se("ood_nll", |m| m.ood_nll)
         .mean_se("ood_brier", |m| m.ood_brier)
+        .finish()
+}
+
+/// One row per model and algorithm (models that ran several): mean ± SE over seeds.
+pub fn algorithms_frame(cells: &[AlgorithmCell]) -> PolarsResult<DataFrame> {
+    Frame::new(cells)
+        .str("model", |c| c.label.clone())
+        .str("algorithm", |c| c.algorithm.name().to_string())
+        .u64("seeds", |c| c.ood_accuracy.n as u64)
+        .mean_se("ood_accuracy", |c| c.ood_accuracy)
+        .mean_se("id_accuracy", |c| c.id_accuracy)
+        .str("learned", |c| c.learned.text().to_string())
         .finish()
 }
 

@@ -58,6 +58,16 @@ pub enum Learned {
     Unchecked,
 }
 
+impl Learned {
+    pub fn text(self) -> &'static str {
+        match self {
+            Learned::Yes => "learned",
+            Learned::No => "did not learn",
+            Learned::Unchecked => "not checked (no predictions)",
+        }
+    }
+}
+
 /// One model's check, over its selected runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Learning {
@@ -83,11 +93,13 @@ pub fn check_learning(selected: &[RunRow]) -> Vec<Learning> {
     }
     by_model
         .into_iter()
-        .map(|(label, rows)| check_model(label, &rows))
+        .map(|(label, rows)| check_runs(label, &rows))
         .collect()
 }
 
-fn check_model(label: &str, rows: &[&RunRow]) -> Learning {
+/// The check of one model (or one model under one algorithm) over `rows`,
+/// its selected runs, reported under `label`.
+pub fn check_runs(label: &str, rows: &[&RunRow]) -> Learning {
     let evidence: Option<Vec<IdEvidence>> = rows.iter().map(|r| r.id_evidence).collect();
     let pooled = evidence.as_deref().unwrap_or_default();
     let examples: usize = pooled.iter().map(|e| e.examples).sum();

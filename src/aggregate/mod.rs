@@ -12,9 +12,11 @@
 //! * [`caveats`]: temperatures fitted at their bound, selections at the
 //!   edge of the hyper-parameter grid.
 //! * [`claims`]: the paper's claims with bootstrap intervals and computed verdicts.
+//! * [`algorithms`]: claim 1, the model against the fine-tuning algorithm.
 //! * [`stats`]: ranks, Spearman, probit, least squares.
 //! * [`frames`]: the tables as DataFrames, written as CSV and Parquet.
 
+pub mod algorithms;
 pub mod caveats;
 pub mod claims;
 pub mod frames;
@@ -26,6 +28,7 @@ pub mod select;
 pub mod stats;
 pub mod summary;
 
+pub use algorithms::{algorithm_cells, AlgorithmCell};
 pub use caveats::{grid_edges, temperatures_at_bound, GridEdge, TemperatureAtBound};
 pub use claims::{evaluate_claims, ClaimResult, Verdict};
 pub use group::{split_groups, Group, GroupKey};
@@ -62,9 +65,14 @@ pub struct Aggregate {
     /// Completed runs of the group, sorted by label, seed, run id.
     pub runs: Vec<RunRow>,
     pub failed: Vec<FailedRun>,
-    /// The study's selection rule, and the runs it selects.
+    /// The study's selection rule, and the ERM runs it selects (what every
+    /// table, figure and claim but 1 is about).
     pub rule: Rule,
     pub selected: Vec<RunRow>,
+    /// The runs it selects for the other algorithms (claim 1).
+    pub selected_other_algorithms: Vec<RunRow>,
+    /// Per model that ran several algorithms, each algorithm's results.
+    pub algorithm_cells: Vec<AlgorithmCell>,
     /// The runs the other rule selects (`rule.check()`), shown as a check.
     pub check: Vec<RunRow>,
     pub models: Vec<ModelSummary>,
@@ -98,6 +106,8 @@ pub fn aggregate_by(loaded: Loaded, rule: Rule) -> Aggregate {
             failed: Vec::new(),
             rule,
             selected: Vec::new(),
+            selected_other_algorithms: Vec::new(),
+            algorithm_cells: Vec::new(),
             check: Vec::new(),
             models: Vec::new(),
             learning: Vec::new(),
@@ -125,12 +135,21 @@ pub fn aggregate_by(loaded: Loaded, rule: Rule) -> Aggregate {
         ))
     });
     let failed = main.runs.iter().filter_map(rows::failed_run).collect();
-    let selected = select(&runs, rule);
-    let check = select(&runs, rule.check());
+    let all_selected = select(&runs, rule);
+    let algorithm_cells = algorithm_cells(&all_selected);
+    let (selected, selected_other_algorithms): (Vec<RunRow>, Vec<RunRow>) = all_selected
+        .iter()
+        .cloned()
+        .partition(|r| r.algorithm.is_erm());
+    let check = select(&runs, rule.check())
+        .into_iter()
+        .filter(|r| r.algorithm.is_erm())
+        .collect();
     let models = summarise(&selected);
+    // Whether a model learned is judged on its ERM runs, for every algorithm.
     let learning = check_learning(&selected);
     let claims = evaluate_claims(
-        &learned::learned_rows(&selected, &learning),
+        &learned::learned_rows(&all_selected, &learning),
         &CLAIM_BOOTSTRAP,
     );
     let temperatures_at_bound = temperatures_at_bound(&selected);
@@ -142,6 +161,8 @@ pub fn aggregate_by(loaded: Loaded, rule: Rule) -> Aggregate {
         failed,
         rule,
         selected,
+        selected_other_algorithms,
+        algorithm_cells,
         check,
         models,
         learning,

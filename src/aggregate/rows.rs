@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::learned::IdEvidence;
 use super::load::LoadedRun;
 use crate::record::RunStatus;
+use crate::train::Algorithm;
 
 /// A completed run's identity, settings and final metrics (accuracy and ECE in percent).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -20,6 +21,7 @@ pub struct RunRow {
     pub pretraining: Option<String>,
     pub pretrain_images: Option<u64>,
     pub recipe: Option<String>,
+    pub algorithm: Algorithm,
     pub optimizer: String,
     pub learning_rate: f64,
     pub weight_decay: f64,
@@ -78,6 +80,7 @@ pub fn run_row(run: &LoadedRun) -> Option<RunRow> {
         pretraining: m.pretraining.clone(),
         pretrain_images: m.pretrain_images.map(|n| n as u64),
         recipe: m.recipe.clone(),
+        algorithm: m.algorithm,
         optimizer: m.optimizer.clone(),
         learning_rate: m.learning_rate,
         weight_decay: m.weight_decay,

@@ -11,6 +11,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use super::rows::RunRow;
+use crate::train::Algorithm;
 
 /// A model-selection rule, as a study manifest names it (`protocol.selection`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,14 +53,14 @@ impl Rule {
     }
 }
 
-/// One run per (model label, seed), sorted by label then seed. Ties on the
+/// One run per (model label, algorithm, seed), sorted so. Ties on the
 /// score go to the smaller learning rate, then the smaller weight decay, then
 /// the optimizer name, then the run id, so the choice is deterministic and
 /// does not depend on the order the records were read in. A NaN score never wins.
 pub fn select(rows: &[RunRow], rule: Rule) -> Vec<RunRow> {
-    let mut best: BTreeMap<(&str, u64), &RunRow> = BTreeMap::new();
+    let mut best: BTreeMap<(&str, Algorithm, u64), &RunRow> = BTreeMap::new();
     for row in rows {
-        best.entry((row.label.as_str(), row.seed))
+        best.entry((row.label.as_str(), row.algorithm, row.seed))
             .and_modify(|kept| {
                 if better(rule, row, kept) {
                     *kept = row;

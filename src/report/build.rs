@@ -141,18 +141,24 @@ pub fn write_report(
     })
 }
 
-/// The tables: every run, the runs the study's rule selects, those the check
-/// rule selects (named after it: `oracle` in the paper's setting), the
-/// per-model summary and the claims.
+/// The tables: every run, the ERM runs the study's rule selects, those the
+/// check rule selects (named after it: `oracle` in the paper's setting), the
+/// per-model summary, the claims and, when the study ran several algorithms,
+/// each model's results under each (`algorithms`).
 fn write_tables(agg: &Aggregate, out_dir: &Path) -> Result<Vec<PathBuf>> {
     let check = agg.rule.check().check_table();
+    let mut names = vec!["runs", "selected", check, "summary", "claims"];
+    if !agg.algorithm_cells.is_empty() {
+        names.push("algorithms");
+    }
     let mut written = Vec::new();
-    for name in ["runs", "selected", check, "summary", "claims"] {
+    for name in names {
         let mut frame = match name {
             "runs" => frames::runs_frame(&agg.runs),
             "selected" => frames::runs_frame(&agg.selected),
             "summary" => frames::summary_frame(&agg.models),
             "claims" => frames::claims_frame(&agg.claims),
+            "algorithms" => frames::algorithms_frame(&agg.algorithm_cells),
             _ => frames::runs_frame(&agg.check),
         }
         .with_context(|| format!("building the {name} table"))?;

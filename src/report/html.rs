@@ -96,11 +96,7 @@ fn learning_rows(a: &Aggregate) -> Vec<Value> {
                 chance => shown(l.chance, 1),
                 id_nll => shown(l.id_nll, 3),
                 uniform_nll => shown(l.uniform_nll, 3),
-                verdict => match l.verdict {
-                    Learned::Yes => "learned",
-                    Learned::No => "did not learn",
-                    Learned::Unchecked => "not checked (no predictions)",
-                },
+                verdict => l.verdict.text(),
                 failed => l.verdict == Learned::No,
             }
         })
@@ -156,6 +152,38 @@ fn claim_rows(a: &Aggregate) -> Vec<Value> {
             }
         })
         .collect()
+}
+
+/// Claim 1's table: per model that ran several algorithms, OOD accuracy under
+/// each (algorithm order), and the best algorithm's gain over ERM.
+fn algorithm_rows(a: &Aggregate) -> (Vec<&'static str>, Vec<Value>) {
+    use crate::train::Algorithm;
+    let algorithms: std::collections::BTreeSet<Algorithm> =
+        a.algorithm_cells.iter().map(|c| c.algorithm).collect();
+    let mut by_model: std::collections::BTreeMap<&str, Vec<&crate::aggregate::AlgorithmCell>> =
+        Default::default();
+    for c in &a.algorithm_cells {
+        by_model.entry(c.label.as_str()).or_default().push(c);
+    }
+    let rows = by_model
+        .into_iter()
+        .map(|(label, cells)| {
+            let of = |alg: Algorithm| cells.iter().find(|c| c.algorithm == alg);
+            let erm = of(Algorithm::Erm).map(|c| c.ood_accuracy.mean);
+            let best = cells.iter().map(|c| c.ood_accuracy.mean).fold(f64::MIN, f64::max);
+            context! {
+                label => label,
+                cells => algorithms.iter().map(|&alg| of(alg).map_or_else(|| context! { text => "–" }, |c| context! {
+                    text => mean_se(&c.ood_accuracy),
+                    id => format!("{:.1}", c.id_accuracy.mean),
+                    failed => c.learned == crate::aggregate::Learned::No,
+                })).collect::<Vec<_>>(),
+                gain => erm.map_or_else(|| "–".to_string(), |e| format!("{:+.2}", best - e)),
+                failed => a.learning.iter().any(|l| l.label == label && l.verdict == crate::aggregate::Learned::No),
+            }
+        })
+        .collect();
+    (algorithms.iter().map(|a| a.display()).collect(), rows)
 }
 
 fn run_rows(rows: &[RunRow]) -> Vec<Value> {
@@ -250,6 +278,7 @@ pub fn render(page: &Page) -> Result<String> {
         .context("reports/templates/report.html.j2: template does not parse")?;
     let a = page.aggregate;
     let seeds: std::collections::BTreeSet<u64> = a.selected.iter().map(|r| r.seed).collect();
+    let (algorithm_names, algorithm_table) = algorithm_rows(a);
     let ctx = context! {
         study => Value::from(Serde(page.study)),
         group => a.key.as_ref().map(|k| k.describe()),
@@ -263,6 +292,8 @@ pub fn render(page: &Page) -> Result<String> {
         bootstrap => format!("{} resamples, seed {}, {:.0}% percentile interval", crate::aggregate::CLAIM_BOOTSTRAP.resamples, crate::aggregate::CLAIM_BOOTSTRAP.seed, 100.0 * crate::aggregate::CLAIM_BOOTSTRAP.level),
         models => model_rows(a),
         learning => learning_rows(a),
+        algorithm_names => algorithm_names,
+        algorithm_table => algorithm_table,
         learned_margin => crate::aggregate::learned::MARGIN_POINTS,
         figures => figure_values(page.figures),
         reliability => figure_values(page.reliability),
