@@ -18,6 +18,7 @@
 //! * [`record`]: run records on disk, verified by digest, reference results,
 //!   and the one codec of prediction tables (`predictions.csv`, `oodcal metrics`).
 //! * [`metrics`]: accuracy, NLL, Brier, every ECE variant, temperature scaling.
+//! * [`slurm`]: the same runs as a Slurm job array, and their status.
 //! * [`aggregate`]: verified records → comparable group → selection → claims.
 //! * [`report`]: the self-contained HTML page, tables and `report.lock`.
 //! * [`cli`]: one subcommand per stage.
@@ -42,6 +43,7 @@ pub mod progress;
 pub mod record;
 pub mod report;
 pub mod run;
+pub mod slurm;
 pub mod source_error;
 pub mod study;
 pub mod train;

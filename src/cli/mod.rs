@@ -4,12 +4,12 @@ mod bench;
 mod fetch;
 mod generate;
 mod metrics;
-mod pending;
 mod plan;
 mod pretrain;
 mod report;
 mod reproduce;
 mod run;
+mod slurm;
 mod splits;
 mod verify;
 mod verify_records;
@@ -84,8 +84,8 @@ pub enum Command {
     Splits(splits::SplitsArgs),
     /// Build a study's self-contained HTML report (tables, figures, claims, provenance) from its verified run records; `--check DIR` verifies a report against its report.lock.
     Report(report::ReportArgs),
-    /// [pending: Slurm issue] Write a Slurm job-array script that runs a study's grid on a cluster.
-    Slurm(pending::PendingArgs),
+    /// Run a study's grid on a Slurm cluster (`submit` a job array, see its runs' `status`).
+    Slurm(slurm::SlurmArgs),
 }
 
 /// Parses arguments, runs the command, maps errors to stderr + exit code 1.
@@ -95,6 +95,7 @@ pub fn main() -> ExitCode {
     // SAFETY: called before any thread starts; SIG_DFL is always a valid handler.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     crate::train::heap::keep_freed_buffers();
+    crate::train::stop::install_handlers();
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(code) => code,
@@ -118,7 +119,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Pretrain(a) => pretrain::run(&cli.global, a),
         Command::Report(a) => report::run(&cli.global, a),
         Command::Splits(a) => splits::run(&cli.global, a),
-        Command::Slurm(_) => pending::run("slurm", "the Slurm issue"),
+        Command::Slurm(a) => slurm::run(&cli.global, a),
     }
 }
 

@@ -62,6 +62,27 @@ pub fn claim(dir: &Path) -> std::io::Result<Claim> {
     Ok(Claim::Held(RunLock { file, path }))
 }
 
+/// Who holds the run's lock, judged without touching the lock (a probe
+/// that took it, even shared, could turn away a task claiming the run at
+/// that moment): the holder the lock file names, when it is a live process
+/// of this host, or any holder named on another host (whose processes this
+/// host cannot see). `None`: no lock file, or its holder here is gone.
+pub fn live_holder(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(LOCK_FILE)).ok()?;
+    let text = text.trim().to_string();
+    let mut words = text.split_whitespace();
+    let (Some("host"), Some(host), Some("pid"), Some(pid)) =
+        (words.next(), words.next(), words.next(), words.next())
+    else {
+        return None;
+    };
+    if host != crate::atomic::host() {
+        return Some(text);
+    }
+    let alive = Path::new("/proc").join(pid).exists();
+    alive.then_some(text)
+}
+
 impl RunLock {
     /// Releases the claim of a run whose record is committed, removing the
     /// lock file so finished run folders hold only the record. Safe because
@@ -90,11 +111,26 @@ mod tests {
             }
             Claim::Held(_) => panic!("claimed twice"),
         }
+        assert!(live_holder(&run).is_some(), "this process holds it");
         drop(first);
         let Claim::Held(again) = claim(&run).unwrap() else {
             panic!("not released")
         };
         again.release_committed();
         assert!(!run.join(LOCK_FILE).exists());
+        assert_eq!(live_holder(&run), None);
+    }
+
+    #[test]
+    fn a_dead_holders_lock_file_names_no_live_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("host {} pid 999999999 since 0", crate::atomic::host());
+        std::fs::write(dir.path().join(LOCK_FILE), text).unwrap();
+        assert_eq!(live_holder(dir.path()), None);
+        std::fs::write(dir.path().join(LOCK_FILE), "host elsewhere pid 1 since 0").unwrap();
+        assert!(
+            live_holder(dir.path()).is_some(),
+            "another host's holder is taken at its word"
+        );
     }
 }

@@ -15,8 +15,15 @@ use anyhow::{Context, Result};
 use crate::train::BackendKind;
 
 /// Cores this process may use.
+/// The cores this process may use: a Slurm task's `--cpus-per-task` when it
+/// runs under Slurm (without cgroups, the OS would report every core of the
+/// node), else what the OS reports.
 pub fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    let slurm = std::env::var("SLURM_CPUS_PER_TASK")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0);
+    slurm.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// The compute threads of each of `jobs` side-by-side jobs: on the CPU
