@@ -105,13 +105,23 @@ fn any_change_of_a_field_or_an_input_digest_changes_ids() {
 
     // ERM alone: its runs keep the ids they had before algorithms were a
     // setting (ERM is left out of the spec), the others are new.
-    let algorithms_line = quick.lines().find(|l| l.starts_with("algorithms = ")).unwrap();
+    let algorithms_line = quick
+        .lines()
+        .find(|l| l.starts_with("algorithms = "))
+        .unwrap();
     let erm_only = quick.replacen(algorithms_line, "", 1);
-    let erm = ids(&plan_json(dir, &write_study("erm.toml", &erm_only), &manifest));
+    let erm = ids(&plan_json(
+        dir,
+        &write_study("erm.toml", &erm_only),
+        &manifest,
+    ));
     assert_eq!(erm.len(), base.len() / 3);
     assert!(erm.iter().all(|id| base.contains(id)));
     let reference = std::fs::read_to_string(repo().join("reports/quick/reference.json")).unwrap();
-    assert!(erm.iter().all(|id| reference.contains(id.as_str())), "ERM ids as in the reference");
+    assert!(
+        erm.iter().all(|id| reference.contains(id.as_str())),
+        "ERM ids as in the reference"
+    );
 }
 
 /// Training images per run as the manifest defines them: steps × one

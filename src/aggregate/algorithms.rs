@@ -17,7 +17,7 @@
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::claims::{fill, ClaimResult, Verdict};
+use super::claims::{fill, ClaimResult};
 use super::learned::{check_runs, Learned};
 use super::rows::RunRow;
 use super::summary::MeanSe;
@@ -101,12 +101,7 @@ pub fn model_vs_algorithm(selected: &[RunRow], options: &BootstrapOptions) -> Cl
         claimed_sign: 1.0,
         points: cells.values().map(Vec::len).sum(),
         models: references.iter().map(|l| l.to_string()).collect(),
-        estimate: None,
-        lower: None,
-        upper: None,
-        verdict: Verdict::Inconclusive,
-        note: String::new(),
-        too_few_points: false,
+        ..ClaimResult::blank()
     };
     let fewest_seeds = references
         .iter()

@@ -84,6 +84,27 @@ pub struct ClaimResult {
     pub too_few_points: bool,
 }
 
+impl ClaimResult {
+    /// No test yet: the fields a claim's test fills in, blank, inconclusive.
+    pub(super) fn blank() -> ClaimResult {
+        ClaimResult {
+            id: String::new(),
+            claim: String::new(),
+            test: String::new(),
+            statistic: String::new(),
+            claimed_sign: 1.0,
+            points: 0,
+            models: Vec::new(),
+            estimate: None,
+            lower: None,
+            upper: None,
+            verdict: Verdict::Inconclusive,
+            note: String::new(),
+            too_few_points: false,
+        }
+    }
+}
+
 /// Evaluates every claim the study can test: claim 1 on the runs of every
 /// algorithm, the others on ERM's (the paper's claims 2-6 are ERM's).
 pub fn evaluate_claims(all: &[RunRow], options: &BootstrapOptions) -> Vec<ClaimResult> {
@@ -281,12 +302,7 @@ fn correlation(
         claimed_sign: c.sign,
         points: rows.len(),
         models: labels(rows),
-        estimate: None,
-        lower: None,
-        upper: None,
-        verdict: Verdict::Inconclusive,
-        note: String::new(),
-        too_few_points: false,
+        ..ClaimResult::blank()
     };
     let n_x = distinct(rows, &x);
     if rows.len() < MIN_POINTS || n_x < MIN_DISTINCT_X {
@@ -383,12 +399,7 @@ fn pretrained_vs_scratch(selected: &[RunRow], options: &BootstrapOptions) -> Cla
         claimed_sign: 1.0,
         points: scratch.len() + pretrained.len(),
         models: labels(&[pretrained.as_slice(), scratch.as_slice()].concat()),
-        estimate: None,
-        lower: None,
-        upper: None,
-        verdict: Verdict::Inconclusive,
-        note: String::new(),
-        too_few_points: false,
+        ..ClaimResult::blank()
     };
     if scratch.len() < 2 || pretrained.len() < 2 {
         result.too_few_points = true;
@@ -428,15 +439,7 @@ fn recipe_claim(selected: &[RunRow], options: &BootstrapOptions) -> ClaimResult 
         claim: "The pre-training recipe (data augmentation) matters".to_string(),
         test: String::new(),
         statistic: "excess between-recipe SD of OOD accuracy over seed noise (pp)".to_string(),
-        claimed_sign: 1.0,
-        points: 0,
-        models: Vec::new(),
-        estimate: None,
-        lower: None,
-        upper: None,
-        verdict: Verdict::Inconclusive,
-        note: String::new(),
-        too_few_points: false,
+        ..ClaimResult::blank()
     };
     let mut groups: BTreeMap<(&str, &str, u64), BTreeMap<&str, Vec<f64>>> = BTreeMap::new();
     for r in selected.iter().filter(|r| r.is_pretrained()) {
