@@ -116,6 +116,7 @@ fn planned_drifts(g: &Global, study: &Path, reference: &Reference) -> Result<Vec
         let mine = ReferenceRun {
             run_id: run.id.clone(),
             model: s.model.name.get_ref().clone(),
+            algorithm: s.algorithm,
             optimizer: s.optimizer.name().to_string(),
             learning_rate: s.learning_rate,
             weight_decay: s.weight_decay,

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use super::store::read_verified;
 use super::{RunRecord, RunStatus};
-use crate::train::DeviceInfo;
+use crate::train::{Algorithm, DeviceInfo};
 
 pub const REFERENCE_SCHEMA: &str = "oodcal-reference-v1";
 /// Metrics equal up to float printing.
@@ -48,6 +48,9 @@ pub struct Reference {
 pub struct ReferenceRun {
     pub run_id: String,
     pub model: String,
+    /// Absent for ERM, as in run specs and records.
+    #[serde(default, skip_serializing_if = "Algorithm::is_erm")]
+    pub algorithm: Algorithm,
     pub optimizer: String,
     pub learning_rate: f64,
     pub weight_decay: f64,
@@ -87,6 +90,7 @@ impl ReferenceRun {
         ReferenceRun {
             run_id: record.run_id.clone(),
             model: m.label.clone(),
+            algorithm: m.algorithm,
             optimizer: m.optimizer.clone(),
             learning_rate: m.learning_rate,
             weight_decay: m.weight_decay,
@@ -99,9 +103,10 @@ impl ReferenceRun {
 
     fn describe(&self) -> String {
         format!(
-            "{} ({} lr={} wd={} seed={})",
+            "{} ({} {} lr={} wd={} seed={})",
             &self.run_id[..12.min(self.run_id.len())],
             self.model,
+            self.algorithm.name(),
             self.learning_rate,
             self.weight_decay,
             self.seed
@@ -202,6 +207,7 @@ pub fn unmatched_drift(reference: &Reference, mine: &ReferenceRun) -> Drift {
 fn unmatched(reference: &Reference, mine: &ReferenceRun) -> String {
     let twin = reference.runs.iter().find(|r| {
         r.model == mine.model
+            && r.algorithm == mine.algorithm
             && r.optimizer == mine.optimizer
             && r.learning_rate == mine.learning_rate
             && r.weight_decay == mine.weight_decay
