@@ -201,6 +201,58 @@ fn killed_run_resumes_from_its_checkpoint() {
     assert_same_outcome(resumed, straight);
 }
 
+/// SIGTERM (what `scancel` and preemption send) and SIGUSR1 (what
+/// `sbatch --signal` sends before a time limit): the run stops after its
+/// current step with a checkpoint at that step, `run` exits 75, and the next
+/// `run` resumes it to the same result as an uninterrupted run.
+#[test]
+fn a_stop_request_checkpoints_the_step_reached_and_resumes_it() {
+    let steps = 240;
+    let clean = TinyRepo::new(steps, 20, "0.01");
+    clean.oodcal(&["run", "--only", "vit-tiny-scratch"]);
+    let straight = &clean.records()[0];
+    for signal in ["TERM", "USR1"] {
+        let stopped = TinyRepo::new(steps, 20, "0.01");
+        let mut child = stopped
+            .cmd(&["run", "--only", "vit-tiny-scratch"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until training has begun (the first checkpoint exists), then ask it to stop.
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while !std::fs::read_dir(stopped.runs_dir())
+            .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.path().join("checkpoint.bin").exists())))
+        {
+            assert!(Instant::now() < deadline, "no checkpoint appeared");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let kill = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(75), "SIG{signal}: {stderr}");
+        assert!(stderr.contains("stopped on request"), "{stderr}");
+        assert!(stopped
+            .record_dirs()
+            .iter()
+            .all(|d| read_verified(d).is_err()));
+
+        stopped.oodcal(&["run", "--only", "vit-tiny-scratch"]);
+        let resumed = &stopped.records()[0];
+        // It resumes from the step it had reached when asked to stop.
+        assert!(
+            resumed.resumed_from > 0 && resumed.resumed_from < steps as usize,
+            "SIG{signal}: resumed from {}",
+            resumed.resumed_from
+        );
+        assert_same_outcome(resumed, straight);
+    }
+}
+
 /// The same study on wgpu (in CI: Mesa's lavapipe, installed by
 /// `scripts/install-system-deps.sh`): the record names the adapter.
 #[test]

@@ -346,3 +346,60 @@ fn a_job_array_survives_a_killed_and_a_cancelled_task() {
         );
     }
 }
+
+/// Without a cluster: `--dry-run` writes a readable array script and run
+/// list and submits nothing, and `status` names every run missing.
+#[test]
+fn a_dry_run_writes_the_scripts_and_status_needs_no_cluster() {
+    let tiny = common::tiny::TinyRepo::new(2, 2, "0.01");
+    // As for `run`, every input must verify before anything is submitted.
+    let refused = run(&mut tiny.cmd(&["slurm", "submit", "--dry-run"]));
+    assert!(
+        refused.code != 0 && refused.stderr.contains("oodcal pretrain"),
+        "{}",
+        refused.stderr
+    );
+    tiny.oodcal(&["pretrain", "--pin"]);
+    let out = tiny.oodcal(&[
+        "slurm",
+        "submit",
+        "--dry-run",
+        "--time",
+        "01:00:00",
+        "--cpus-per-task",
+        "2",
+    ]);
+    assert!(out.stdout.contains("submitted nothing"), "{}", out.stdout);
+    let dir = tiny.runs_dir().join("slurm/submit-001");
+    let runs = std::fs::read_to_string(dir.join("runs.txt")).unwrap();
+    assert_eq!(runs.lines().count(), 2, "both planned runs: {runs}");
+    let script = std::fs::read_to_string(dir.join("array.sbatch")).unwrap();
+    for line in [
+        "#SBATCH --array=0-1",
+        "#SBATCH --time=01:00:00",
+        "#SBATCH --cpus-per-task=2",
+    ] {
+        assert!(
+            script.lines().any(|l| l == line),
+            "missing `{line}` in\n{script}"
+        );
+    }
+    assert!(
+        script.contains(" run ") && script.contains("--only \"$run\""),
+        "{script}"
+    );
+    assert!(!dir.join("jobs.json").exists(), "a dry run submits nothing");
+
+    let status = tiny.oodcal(&["slurm", "status", "--json"]);
+    let states: Vec<serde_json::Value> = status
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(states.len(), 2);
+    assert!(
+        states.iter().all(|s| s["state"] == "missing"),
+        "{}",
+        status.stdout
+    );
+}

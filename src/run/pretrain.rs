@@ -399,6 +399,16 @@ impl BackendJob for PretrainJob<'_> {
         )
         .with_context(|| format!("pre-training {} on {}", self.spec, e.corpus.get_ref()))?;
         self.bar.finish_and_clear();
+        // A stop request (SIGTERM, SIGUSR1) leaves a resume checkpoint, never
+        // a half-trained zoo checkpoint.
+        if !outcome.finished {
+            anyhow::bail!(
+                "pre-training {} stopped on request after step {}; {} kept, run again to resume",
+                self.spec,
+                outcome.step,
+                self.resume.display()
+            );
+        }
         save_weights(&self.out, &outcome.model)?;
         let _ = std::fs::remove_file(&self.resume);
         let steps = outcome.losses.len();
