@@ -213,7 +213,7 @@ fn a_stop_request_checkpoints_the_step_reached_and_resumes_it() {
     let straight = &clean.records()[0];
     for signal in ["TERM", "USR1"] {
         let stopped = TinyRepo::new(steps, 20, "0.01");
-        let mut child = stopped
+        let child = stopped
             .cmd(&["run", "--only", "vit-tiny-scratch"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
