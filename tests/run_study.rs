@@ -150,6 +150,24 @@ fn diverging_run_is_recorded_as_failed_with_its_step() {
     assert!(record.final_metrics.is_none() && record.predictions.is_none());
 }
 
+/// Waits (up to 5 minutes) for a run of `tiny` to write its first checkpoint; its path.
+fn first_checkpoint(tiny: &TinyRepo) -> std::path::PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let found = std::fs::read_dir(tiny.runs_dir()).ok().and_then(|mut d| {
+            d.find_map(|e| {
+                let p = e.ok()?.path().join("checkpoint.bin");
+                p.exists().then_some(p)
+            })
+        });
+        if let Some(p) = found {
+            return p;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// kill -9 in the middle of a run; `run` again resumes from the last checkpoint
 /// and ends with the same record as an uninterrupted run (CPU is deterministic).
 #[test]
@@ -162,20 +180,7 @@ fn killed_run_resumes_from_its_checkpoint() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let checkpoint = loop {
-        let found = std::fs::read_dir(killed.runs_dir()).ok().and_then(|mut d| {
-            d.find_map(|e| {
-                let p = e.ok()?.path().join("checkpoint.bin");
-                p.exists().then_some(p)
-            })
-        });
-        if let Some(p) = found {
-            break p;
-        }
-        assert!(Instant::now() < deadline, "no checkpoint appeared");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let checkpoint = first_checkpoint(&killed);
     // Let it get past the first checkpoint, then kill without warning.
     std::thread::sleep(Duration::from_millis(300));
     child.kill().unwrap(); // SIGKILL on Unix
@@ -220,13 +225,7 @@ fn a_stop_request_checkpoints_the_step_reached_and_resumes_it() {
             .spawn()
             .unwrap();
         // Wait until training has begun (the first checkpoint exists), then ask it to stop.
-        let deadline = Instant::now() + Duration::from_secs(300);
-        while !std::fs::read_dir(stopped.runs_dir())
-            .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.path().join("checkpoint.bin").exists())))
-        {
-            assert!(Instant::now() < deadline, "no checkpoint appeared");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        first_checkpoint(&stopped);
         let kill = std::process::Command::new("kill")
             .args([&format!("-{signal}"), &child.id().to_string()])
             .status()

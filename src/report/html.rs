@@ -157,6 +157,7 @@ fn claim_rows(a: &Aggregate) -> Vec<Value> {
 /// Claim 1's table: per model that ran several algorithms, OOD accuracy under
 /// each (algorithm order), and the best algorithm's gain over ERM.
 fn algorithm_rows(a: &Aggregate) -> (Vec<&'static str>, Vec<Value>) {
+    use crate::aggregate::Learned;
     use crate::train::Algorithm;
     let algorithms: std::collections::BTreeSet<Algorithm> =
         a.algorithm_cells.iter().map(|c| c.algorithm).collect();
@@ -165,6 +166,7 @@ fn algorithm_rows(a: &Aggregate) -> (Vec<&'static str>, Vec<Value>) {
     for c in &a.algorithm_cells {
         by_model.entry(c.label.as_str()).or_default().push(c);
     }
+    let not_learned = crate::aggregate::learned::labels_with(&a.learning, Learned::No);
     let rows = by_model
         .into_iter()
         .map(|(label, cells)| {
@@ -176,10 +178,10 @@ fn algorithm_rows(a: &Aggregate) -> (Vec<&'static str>, Vec<Value>) {
                 cells => algorithms.iter().map(|&alg| of(alg).map_or_else(|| context! { text => "–" }, |c| context! {
                     text => mean_se(&c.ood_accuracy),
                     id => format!("{:.1}", c.id_accuracy.mean),
-                    failed => c.learned == crate::aggregate::Learned::No,
+                    failed => c.learned == Learned::No,
                 })).collect::<Vec<_>>(),
                 gain => erm.map_or_else(|| "–".to_string(), |e| format!("{:+.2}", best - e)),
-                failed => a.learning.iter().any(|l| l.label == label && l.verdict == crate::aggregate::Learned::No),
+                failed => not_learned.contains(&label),
             }
         })
         .collect();
