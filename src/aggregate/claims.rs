@@ -86,7 +86,7 @@ pub struct ClaimResult {
 
 impl ClaimResult {
     /// No test yet: the fields a claim's test fills in, blank, inconclusive.
-    pub(super) fn blank() -> ClaimResult {
+    pub(crate) fn blank() -> ClaimResult {
         ClaimResult {
             id: String::new(),
             claim: String::new(),

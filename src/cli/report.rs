@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{Context, Global};
-use crate::report::{build_report, build_report_for, check_report, StudyMeta};
+use crate::report::compare::{self, ReferenceReport};
+use crate::report::{build_report_as, build_report_for, check_report, StudyMeta};
 use crate::study::Study;
 
 #[derive(Args, Debug)]
@@ -29,6 +30,11 @@ pub struct ReportArgs {
     /// report.lock and name every one that drifted.
     #[arg(long, value_name = "REPORT_DIR")]
     pub check: Option<PathBuf>,
+    /// Set each claim beside a reference report's (a committed report, or
+    /// one built from a colleague's records): a section of the page, and a
+    /// table here, saying which findings reproduced.
+    #[arg(long, value_name = "REF_DIR")]
+    pub compare: Option<PathBuf>,
 }
 
 pub fn run(g: &Global, a: &ReportArgs) -> Result<ExitCode> {
@@ -51,17 +57,27 @@ pub fn run(g: &Global, a: &ReportArgs) -> Result<ExitCode> {
             records.display()
         );
     }
+    let mut meta = StudyMeta::from_study(&study)?;
+    if let Some(dir) = &a.compare {
+        meta.compare = Some(ReferenceReport::read(dir)?);
+    }
     let summary = match a.all_records {
-        true => build_report_for(&StudyMeta::from_study(&study)?, &records, &out)?,
-        false => build_report(&study, &ctx.catalogue, &records, &out)?,
+        true => build_report_for(&meta, &records, &out)?,
+        false => build_report_as(&meta, &study, &ctx.catalogue, &records, &out)?,
     };
+    if let Some(reference) = &meta.compare {
+        println!(
+            "{}",
+            compare::table(&compare::compare(&summary.claims, reference))
+        );
+    }
     for w in &summary.warnings {
         eprintln!("warning: {w}");
     }
     let verdicts: Vec<String> = summary
         .claims
         .iter()
-        .map(|(id, v)| format!("{id}: {}", v.text()))
+        .map(|c| format!("{}: {}", c.id, c.verdict.text()))
         .collect();
     eprintln!(
         "{} models from {} completed runs; claims: {}",

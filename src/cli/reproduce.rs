@@ -56,8 +56,8 @@ pub fn run(g: &Global, a: &ReproduceArgs) -> Result<ExitCode> {
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }
-    for (claim, verdict) in &report.claims {
-        println!("      {claim}: {}", verdict.text());
+    for c in &report.claims {
+        println!("      {}: {}", c.id, c.verdict.text());
     }
     println!(
         "done in {:.0} s; report: {}",

@@ -37,6 +37,18 @@ pub fn run(g: &Global, a: &VerifyArgs) -> Result<ExitCode> {
         }
         n => {
             eprintln!("{n} difference(s) from the reference");
+            if let Some(dir) = a.reference.as_deref().and_then(Path::parent) {
+                let dir = if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                };
+                eprintln!(
+                    "hint: single runs drift across machines; whether the findings reproduced is \
+                     `oodcal report --compare {}` (claim by claim, beside that report's)",
+                    dir.display()
+                );
+            }
             Ok(ExitCode::FAILURE)
         }
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::html::{self, StudyMeta};
 use super::notices::warnings;
 use super::{figures, lock, provenance, published, reliability, INDEX_FILE, LOCK_FILE};
-use crate::aggregate::{aggregate_by, frames, load_records, Aggregate, Verdict};
+use crate::aggregate::{aggregate_by, frames, load_records, Aggregate, ClaimResult};
 use crate::checksum::{sha256_bytes, sha256_file};
 use crate::inputs::Catalogue;
 use crate::study::{expand, Study};
@@ -27,8 +27,7 @@ pub struct ReportSummary {
     /// Records set aside because they differ from the reported group.
     pub set_aside: usize,
     pub warnings: Vec<String>,
-    /// (claim id, verdict).
-    pub claims: Vec<(String, Verdict)>,
+    pub claims: Vec<ClaimResult>,
 }
 
 /// Builds `out_dir/index.html`, its tables and `report.lock` from the
@@ -44,9 +43,26 @@ pub fn build_report(
     records_dir: &Path,
     out_dir: &Path,
 ) -> Result<ReportSummary> {
+    build_report_as(
+        &StudyMeta::from_study(study)?,
+        study,
+        catalogue,
+        records_dir,
+        out_dir,
+    )
+}
+
+/// [`build_report`] with the page's `meta` given (e.g. with a reference
+/// report to compare with).
+pub fn build_report_as(
+    meta: &StudyMeta,
+    study: &Study,
+    catalogue: &Catalogue,
+    records_dir: &Path,
+    out_dir: &Path,
+) -> Result<ReportSummary> {
     let planned: BTreeSet<String> = expand(study, catalogue).into_iter().map(|r| r.id).collect();
-    let meta = StudyMeta::from_study(study)?;
-    build(&meta, records_dir, out_dir, Some((study.name(), &planned)))
+    build(meta, records_dir, out_dir, Some((study.name(), &planned)))
 }
 
 /// [`build_report`] without a manifest (the study named by `meta`): every
@@ -93,7 +109,7 @@ pub fn write_report(
         .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect();
     let figures = figures::figures(&agg.models, &agg.learning)?;
-    let chosen = reliability::diagram_models(&agg.models);
+    let chosen = reliability::diagram_models(&agg.models, &agg.learning);
     let reliability = reliability::reliability_figures(records_dir, &chosen, &agg.selected)?;
     let reference = published::published();
     let provenance = provenance::provenance(&agg.records);
@@ -133,11 +149,7 @@ pub fn write_report(
         unfinished: agg.unfinished,
         set_aside: agg.other_groups.iter().map(|g| g.runs).sum(),
         warnings,
-        claims: agg
-            .claims
-            .iter()
-            .map(|c| (c.id.clone(), c.verdict))
-            .collect(),
+        claims: agg.claims.clone(),
     })
 }
 
@@ -200,6 +212,12 @@ fn build_lock(
         .collect();
     if let Some((path, sha)) = &meta.manifest {
         inputs.push((sha.clone(), format!("study-manifest:{path}")));
+    }
+    if let Some(r) = &meta.compare {
+        inputs.push((
+            r.sha256.clone(),
+            format!("compared-with:{}/{}", r.shown, super::compare::CLAIMS_FILE),
+        ));
     }
     for f in published::published().files {
         inputs.push((f.sha256, f.name.to_string()));

@@ -4,15 +4,17 @@
 //! Every marker is one model: mean over seeds with ± one standard error bars;
 //! colour = family, shape = pre-trained (circle) or from scratch (triangle),
 //! a hollow ring for a model that did not learn (left out of the claims),
-//! size grows with the parameter count.
+//! size grows with the parameter count. Models that learned are labelled
+//! where the labels fit; every marker names its model in a tooltip.
 
 use anyhow::Result;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
-use super::plot::{panels_svg, scatter_svg, Axis, Line, Marker, Scatter, Shape};
+use super::plot::{scatter_svg, Axis, Line, Marker, Scatter, Shape};
+use super::published::imagenet_top1;
 use crate::aggregate::learned::labels_with;
-use crate::aggregate::stats::{least_squares, probit};
+use crate::aggregate::stats::{least_squares, probit, spearman};
 use crate::aggregate::{Learned, Learning, MeanSe, ModelSummary};
 
 #[derive(Debug, Clone, Serialize)]
@@ -20,9 +22,8 @@ pub struct Figure {
     pub id: String,
     pub title: String,
     pub caption: String,
-    pub svg: String,
-    /// Spans the page width (several panels).
-    pub wide: bool,
+    /// One SVG per panel; a figure of several panels spans the page width.
+    pub panels: Vec<String>,
 }
 
 /// How models map to colours, shapes and sizes (fixed for the whole report).
@@ -49,6 +50,10 @@ impl Style {
         }
     }
 
+    fn learned(&self, m: &ModelSummary) -> bool {
+        !self.not_learned.contains(&m.label)
+    }
+
     fn marker(&self, m: &ModelSummary, x: MeanSe, y: MeanSe) -> Marker {
         let (lo, hi) = self.log_params;
         let t = if hi > lo {
@@ -56,8 +61,7 @@ impl Style {
         } else {
             0.5
         };
-        let pretrained = m.is_pretrained();
-        let learned = !self.not_learned.contains(&m.label);
+        let (learned, pretrained) = (self.learned(m), m.is_pretrained());
         let kind = match (learned, pretrained) {
             (false, _) => "did not learn",
             (true, true) => "pre-trained",
@@ -79,7 +83,10 @@ impl Style {
                 (true, true) => Shape::Circle,
                 (true, false) => Shape::Triangle,
             },
-            radius: 3 + (t * 6.0).round() as u32,
+            radius: 4 + (t * 5.0).round() as u32,
+            name: m.label.clone(),
+            note: None,
+            label: learned,
         }
     }
 }
@@ -92,7 +99,7 @@ fn exact(v: f64) -> MeanSe {
     }
 }
 
-const STYLE_NOTE: &str = "One marker per model: mean over seeds of the run chosen by training-domain validation, bars ± 1 standard error. Colour: family; circle: pre-trained, triangle: from scratch, hollow ring: a model that did not learn (left out of the claims); marker size grows with the parameter count.";
+const STYLE_NOTE: &str = "One marker per model: mean over seeds of the run chosen by training-domain validation, bars ± 1 standard error. Colour: family; circle: pre-trained, triangle: from scratch, hollow ring: a model that did not learn (left out of the claims); marker size grows with the parameter count. Models that learned are labelled where a label fits; hover a marker for its model and values. Markers that would cover each other are moved sideways by a few pixels.";
 
 /// Every figure that has data to show.
 pub fn figures(models: &[ModelSummary], learning: &[Learning]) -> Result<Vec<Figure>> {
@@ -104,18 +111,127 @@ pub fn figures(models: &[ModelSummary], learning: &[Learning]) -> Result<Vec<Fig
         .map(str::to_string)
         .collect();
     let style = Style::new(models, not_learned);
-    let params = |m: &ModelSummary| exact(m.params as f64);
+    let params = |m: &ModelSummary| Some(exact(m.params as f64));
+    let size = || Axis::log("parameters (log scale)");
+    let ece = || Axis::linear("OOD ECE, equal-width (%)");
+    let ood = || Axis::linear("OOD accuracy (%)");
     let mut out = vec![
-        scatter_figure(&style, models, "A", "Model size vs OOD calibration (paper figure A)", Axis::log("parameters (count, log scale)"), Axis::linear("OOD ECE, equal-width (%)"), params, |m| m.ood_ece)?,
-        scatter_figure(&style, models, "B", "OOD accuracy vs OOD calibration (paper figure B)", Axis::linear("OOD accuracy (%)"), Axis::linear("OOD ECE, equal-width (%)"), |m| m.ood_accuracy, |m| m.ood_ece)?,
-        scatter_figure(&style, models, "C", "ID vs OOD accuracy (paper figure C uses ImageNet top-1; this study has none, so ID validation accuracy stands in)", Axis::linear("ID validation accuracy (%)"), Axis::linear("OOD accuracy (%)"), |m| m.id_accuracy, |m| m.ood_accuracy)?,
-        scatter_figure(&style, models, "D", "Model size vs OOD accuracy (paper figure D)", Axis::log("parameters (count, log scale)"), Axis::linear("OOD accuracy (%)"), params, |m| m.ood_accuracy)?,
-        scatter_figure(&style, models, "A-mass", "Model size vs OOD calibration, equal-mass bins", Axis::log("parameters (count, log scale)"), Axis::linear("OOD ECE, equal-mass (%)"), params, |m| m.ood_ece_mass)?,
+        scatter_figure(
+            &style,
+            models,
+            "A",
+            "Model size vs OOD calibration (paper figure A)",
+            size(),
+            ece(),
+            params,
+            |m| m.ood_ece,
+        )?,
+        scatter_figure(
+            &style,
+            models,
+            "B",
+            "OOD accuracy vs OOD calibration (paper figure B)",
+            ood(),
+            ece(),
+            |m| Some(m.ood_accuracy),
+            |m| m.ood_ece,
+        )?,
+        figure_c(&style, models)?,
+        scatter_figure(
+            &style,
+            models,
+            "D",
+            "Model size vs OOD accuracy (paper figure D)",
+            size(),
+            ood(),
+            params,
+            |m| m.ood_accuracy,
+        )?,
+        scatter_figure(
+            &style,
+            models,
+            "A-mass",
+            "Model size vs OOD calibration, equal-mass bins",
+            size(),
+            Axis::linear("OOD ECE, equal-mass (%)"),
+            params,
+            |m| m.ood_ece_mass,
+        )?,
     ];
     out.extend(data_size_figure(&style, models)?);
     out.extend(recipe_figure(&style, models)?);
     out.extend(on_the_line_figure(&style, models)?);
     Ok(out)
+}
+
+/// Paper figure C: ImageNet top-1 (timm's results table) vs OOD accuracy
+/// when every pre-trained model has one, else ID validation accuracy.
+fn figure_c(style: &Style, models: &[ModelSummary]) -> Result<Figure> {
+    let pretrained: Vec<&ModelSummary> = models.iter().filter(|m| m.is_pretrained()).collect();
+    let all_known = !pretrained.is_empty() && pretrained.iter().all(|m| imagenet_top1(m).is_some());
+    if all_known {
+        let mut f = scatter_figure(
+            style,
+            models,
+            "C",
+            "ImageNet top-1 vs OOD accuracy (paper figure C)",
+            Axis::linear("ImageNet-1k top-1 (%), timm"),
+            Axis::linear("OOD accuracy (%)"),
+            |m| imagenet_top1(m).map(|(_, t)| exact(t)),
+            |m| m.ood_accuracy,
+        )?;
+        let tags: Vec<String> = pretrained
+            .iter()
+            .filter_map(|m| {
+                imagenet_top1(m).map(|(tag, top1)| format!("{}: {tag}, {top1:.2}", m.label))
+            })
+            .collect();
+        f.caption.push_str(&format!(" ImageNet-1k top-1 from timm's results table for the same weights ({}); models without ImageNet pre-training have none and are not drawn.", tags.join("; ")));
+        return Ok(f);
+    }
+    scatter_figure(style, models, "C", "ID vs OOD accuracy (paper figure C uses ImageNet top-1; these models have none in timm's table, so ID validation accuracy stands in)", Axis::linear("ID validation accuracy (%)"), Axis::linear("OOD accuracy (%)"), |m| Some(m.id_accuracy), |m| m.ood_accuracy)
+}
+
+/// The least-squares line (plot units) and Spearman's ρ over the learned
+/// models' markers, and the caption sentence that states them.
+fn fit(
+    style: &Style,
+    drawn: &[(&ModelSummary, Marker)],
+    x: &Axis,
+    y: &Axis,
+) -> (Option<Line>, String) {
+    let learned: Vec<&Marker> = drawn
+        .iter()
+        .filter(|(m, _)| style.learned(m))
+        .map(|(_, k)| k)
+        .collect();
+    let xs: Vec<f64> = learned.iter().map(|k| x.to_plot(k.x)).collect();
+    let ys: Vec<f64> = learned.iter().map(|k| y.to_plot(k.y)).collect();
+    let rho = spearman(&xs, &ys);
+    let line = match (learned.len() >= 3, least_squares(&xs, &ys)) {
+        (true, Some((a, b))) => Some((a, b)),
+        _ => None,
+    };
+    let Some(((a, b), rho)) = line.zip(rho) else {
+        return (
+            None,
+            format!(
+                " No fitted line: {} model(s) that learned, 3 needed.",
+                learned.len()
+            ),
+        );
+    };
+    let in_log = if x.log { " (x in log10)" } else { "" };
+    let sentence = format!(" Line: least squares over the {} models that learned{in_log}; their Spearman rank correlation ρ = {rho:.2} (the claims table tests the controlled comparisons).", learned.len());
+    let label = format!("least squares over learned models, ρ = {rho:.2}");
+    (
+        Some(Line {
+            intercept: a,
+            slope: b,
+            label,
+        }),
+        sentence,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -126,28 +242,28 @@ fn scatter_figure(
     title: &str,
     x: Axis,
     y: Axis,
-    fx: impl Fn(&ModelSummary) -> MeanSe,
+    fx: impl Fn(&ModelSummary) -> Option<MeanSe>,
     fy: impl Fn(&ModelSummary) -> MeanSe,
 ) -> Result<Figure> {
-    let markers = models
+    let drawn: Vec<(&ModelSummary, Marker)> = models
         .iter()
-        .map(|m| style.marker(m, fx(m), fy(m)))
+        .filter_map(|m| Some((m, style.marker(m, fx(m)?, fy(m)))))
         .collect();
+    let (line, fitted) = fit(style, &drawn, &x, &y);
     let chart = Scatter {
-        title: format!("{id}: {}", y.label),
+        title: String::new(),
         x,
         y,
-        markers,
-        line: None,
+        markers: drawn.into_iter().map(|(_, k)| k).collect(),
+        line,
         diagonal: false,
         join: false,
     };
     Ok(Figure {
         id: id.to_string(),
         title: title.to_string(),
-        caption: STYLE_NOTE.to_string(),
-        svg: scatter_svg(&chart)?,
-        wide: false,
+        caption: format!("{STYLE_NOTE}{fitted}"),
+        panels: vec![scatter_svg(&chart)?],
     })
 }
 
@@ -157,18 +273,18 @@ fn data_size_figure(style: &Style, models: &[ModelSummary]) -> Result<Option<Fig
         .iter()
         .filter(|m| m.pretrain_images.is_some())
         .collect();
-    if with_size.is_empty() {
+    let sizes: BTreeSet<u64> = with_size.iter().filter_map(|m| m.pretrain_images).collect();
+    if sizes.len() < 2 {
+        // One corpus size is no axis: nothing to draw.
         return Ok(None);
     }
     let images = |m: &ModelSummary| exact(m.pretrain_images.unwrap_or(1) as f64);
     let x = Axis::log("pre-training images (log scale)");
-    let svg = accuracy_and_ece_panels(style, &with_size, "pre-training images", x, images)?;
     Ok(Some(Figure {
         id: "E".to_string(),
         title: "Pre-training data size vs OOD accuracy and calibration".to_string(),
-        caption: format!("{STYLE_NOTE} Only models pre-trained on a corpus of known size."),
-        svg,
-        wide: true,
+        caption: format!("{STYLE_NOTE} Only models pre-trained on a corpus of known size; claims 3 and 4b compare the same architecture and recipe across corpora."),
+        panels: accuracy_and_ece_panels(style, &with_size, x, images)?,
     }))
 }
 
@@ -192,13 +308,11 @@ fn recipe_figure(style: &Style, models: &[ModelSummary]) -> Result<Option<Figure
         exact(i as f64)
     };
     let x = Axis::categorical("pre-training recipe", recipes.clone());
-    let svg = accuracy_and_ece_panels(style, &with_recipe, "recipe", x, at)?;
     Ok(Some(Figure {
         id: "F".to_string(),
         title: "Pre-training recipe vs OOD accuracy and calibration".to_string(),
-        caption: format!("{STYLE_NOTE} Every model with a recipe; models of other sizes or corpora share a column."),
-        svg,
-        wide: true,
+        caption: format!("{STYLE_NOTE} Every model with a recipe; models of other sizes or corpora share a column (claim 6 compares one architecture on one corpus)."),
+        panels: accuracy_and_ece_panels(style, &with_recipe, x, at)?,
     }))
 }
 
@@ -206,12 +320,11 @@ fn recipe_figure(style: &Style, models: &[ModelSummary]) -> Result<Option<Figure
 fn accuracy_and_ece_panels(
     style: &Style,
     models: &[&ModelSummary],
-    x_name: &str,
     x: Axis,
     at: impl Fn(&ModelSummary) -> MeanSe,
-) -> Result<String> {
+) -> Result<Vec<String>> {
     let panel = |y: Axis, f: fn(&ModelSummary) -> MeanSe| Scatter {
-        title: format!("{x_name} vs {}", y.label),
+        title: y.label.clone(),
         x: x.clone(),
         y,
         markers: models
@@ -222,10 +335,13 @@ fn accuracy_and_ece_panels(
         diagonal: false,
         join: false,
     };
-    panels_svg(&[
+    [
         panel(Axis::linear("OOD accuracy (%)"), |m| m.ood_accuracy),
         panel(Axis::linear("OOD ECE, equal-width (%)"), |m| m.ood_ece),
-    ])
+    ]
+    .iter()
+    .map(scatter_svg)
+    .collect()
 }
 
 /// Accuracy on the line: probit(ID accuracy) vs probit(OOD accuracy) with a least-squares fit.
@@ -234,28 +350,27 @@ fn on_the_line_figure(style: &Style, models: &[ModelSummary]) -> Result<Option<F
         return Ok(None);
     }
     let p = |v: f64| probit(v / 100.0);
-    let markers: Vec<Marker> = models
+    let drawn: Vec<(&ModelSummary, Marker)> = models
         .iter()
         .map(|m| {
-            style.marker(
+            let k = style.marker(
                 m,
                 exact(p(m.id_accuracy.mean)),
                 exact(p(m.ood_accuracy.mean)),
-            )
+            );
+            (m, k)
         })
         .collect();
-    let xs: Vec<f64> = markers.iter().map(|m| m.x).collect();
-    let ys: Vec<f64> = markers.iter().map(|m| m.y).collect();
-    let line = least_squares(&xs, &ys).map(|(a, b)| Line {
-        intercept: a,
-        slope: b,
-        label: format!("least squares: y = {a:.2} + {b:.2} x"),
-    });
+    let (x, y) = (
+        Axis::linear("probit(ID validation accuracy)"),
+        Axis::linear("probit(OOD accuracy)"),
+    );
+    let (line, fitted) = fit(style, &drawn, &x, &y);
     let chart = Scatter {
-        title: "accuracy on the line (probit scale)".to_string(),
-        x: Axis::linear("probit(ID validation accuracy)"),
-        y: Axis::linear("probit(OOD accuracy)"),
-        markers,
+        title: String::new(),
+        x,
+        y,
+        markers: drawn.into_iter().map(|(_, k)| k).collect(),
         line,
         diagonal: false,
         join: false,
@@ -263,8 +378,7 @@ fn on_the_line_figure(style: &Style, models: &[ModelSummary]) -> Result<Option<F
     Ok(Some(Figure {
         id: "G".to_string(),
         title: "Accuracy on the line: ID vs OOD accuracy, probit-scaled".to_string(),
-        caption: "One marker per model (mean over seeds), both axes probit-transformed (inverse normal CDF of the accuracy as a fraction); the line is an ordinary least-squares fit over models. Accuracy on the line (Miller et al. 2021) predicts a straight line here.".to_string(),
-        svg: scatter_svg(&chart)?,
-        wide: false,
+        caption: format!("One marker per model (mean over seeds), both axes probit-transformed (inverse normal CDF of the accuracy as a fraction). Accuracy on the line (Miller et al. 2021) predicts a straight line here.{fitted}"),
+        panels: vec![scatter_svg(&chart)?],
     }))
 }

@@ -7,7 +7,10 @@ use minijinja::value::Serde;
 use minijinja::{context, AutoEscape, Environment, HtmlEscape, Value};
 use serde::Serialize;
 
+use super::compare::{self, ReferenceReport};
+use super::distance::{self, Setting};
 use super::figures::Figure;
+use super::plot::ticks::count;
 use super::provenance::Provenance;
 use super::published::Published;
 use crate::aggregate::{Aggregate, MeanSe, RunRow};
@@ -25,6 +28,10 @@ pub struct StudyMeta {
     pub manifest: Option<(String, String)>,
     /// The manifest's `protocol.selection` (the paper's rule without one).
     pub selection: crate::aggregate::Rule,
+    /// The settings the paper also fixes (unknown without the manifest).
+    pub setting: Option<Setting>,
+    /// A reference report to set the claims beside (`report --compare`).
+    pub compare: Option<ReferenceReport>,
 }
 
 /// "12.34 ± 0.56", or "12.34" for a single seed.
@@ -33,19 +40,6 @@ pub fn mean_se(v: &MeanSe) -> String {
         Some(se) => format!("{:.2} ± {:.2}", v.mean, se),
         None => format!("{:.2}", v.mean),
     }
-}
-
-/// A count with thousands separators: 158,000.
-fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(d);
-    }
-    out
 }
 
 /// A parameter count as a reader takes it in: 4.70 M, 322.3 k.
@@ -124,6 +118,26 @@ fn model_rows(a: &Aggregate) -> Vec<Value> {
                 ood_ece_ts => mean_se(&m.ood_ece_ts),
                 id_ece_ts => mean_se(&m.id_ece_ts),
                 ood_nll => mean_se(&m.ood_nll),
+            }
+        })
+        .collect()
+}
+
+/// Per model, accuracy on each split of the selected runs (mean ± SE over seeds).
+fn split_rows(a: &Aggregate) -> Vec<Value> {
+    a.models
+        .iter()
+        .map(|m| {
+            let runs: Vec<&RunRow> = a.selected.iter().filter(|r| r.label == m.label).collect();
+            let of = |f: fn(&RunRow) -> f64| {
+                mean_se(&MeanSe::of(&runs.iter().map(|r| f(r)).collect::<Vec<_>>()))
+            };
+            context! {
+                label => m.label.clone(),
+                ood_in => of(|r| r.ood_in_accuracy),
+                ood_out => of(|r| r.ood_out_accuracy),
+                ood => mean_se(&m.ood_accuracy),
+                id => mean_se(&m.id_accuracy),
             }
         })
         .collect()
@@ -254,8 +268,8 @@ fn figure_values(figures: &[Figure]) -> Vec<Value> {
                 id => f.id.clone(),
                 title => f.title.clone(),
                 caption => f.caption.clone(),
-                wide => f.wide,
-                svg => Value::from_safe_string(f.svg.clone()),
+                wide => f.panels.len() > 1,
+                panels => f.panels.iter().map(|svg| Value::from_safe_string(svg.clone())).collect::<Vec<_>>(),
             }
         })
         .collect()
@@ -281,6 +295,17 @@ pub fn render(page: &Page) -> Result<String> {
     let a = page.aggregate;
     let seeds: std::collections::BTreeSet<u64> = a.selected.iter().map(|r| r.seed).collect();
     let (algorithm_names, algorithm_table) = algorithm_rows(a);
+    let pretraining: std::collections::BTreeSet<String> = a
+        .models
+        .iter()
+        .filter_map(|m| m.pretraining.clone())
+        .collect();
+    let pretraining: Vec<String> = pretraining.into_iter().collect();
+    let setting = page.study.setting.as_ref();
+    let setting_rows = setting.map_or_else(Vec::new, |s| distance::setting_rows(s, &pretraining));
+    let published_cells = setting.map_or_else(Vec::new, |s| {
+        distance::published_cells(s, a, page.reference)
+    });
     let ctx = context! {
         study => Value::from(Serde(page.study)),
         group => a.key.as_ref().map(|k| k.describe()),
@@ -290,9 +315,17 @@ pub fn render(page: &Page) -> Result<String> {
         n_seeds => seeds.len(),
         n_failed => a.failed.len(),
         warnings => Value::from(Serde(page.warnings)),
+        setting_rows => Value::from(Serde(&setting_rows)),
+        published_cells => Value::from(Serde(&published_cells)),
+        limitations => Value::from(Serde(distance::limitations(&setting_rows, page.warnings))),
+        compared => page.study.compare.as_ref().map(|r| {
+            let findings = compare::compare(&a.claims, r);
+            context! { shown => r.shown.clone(), summary => compare::summary(&findings), findings => Value::from(Serde(findings)) }
+        }),
         claims => claim_rows(a),
         bootstrap => format!("{} resamples, seed {}, {:.0}% percentile interval", crate::aggregate::CLAIM_BOOTSTRAP.resamples, crate::aggregate::CLAIM_BOOTSTRAP.seed, 100.0 * crate::aggregate::CLAIM_BOOTSTRAP.level),
         models => model_rows(a),
+        splits => split_rows(a),
         learning => learning_rows(a),
         algorithm_names => algorithm_names,
         algorithm_table => algorithm_table,
@@ -324,6 +357,8 @@ impl StudyMeta {
             description: description.to_string(),
             manifest: None,
             selection: crate::aggregate::Rule::TrainingDomainValidation,
+            setting: None,
+            compare: None,
         }
     }
 
@@ -340,6 +375,8 @@ impl StudyMeta {
             description: study.header.description.clone(),
             manifest: Some((shown, sha)),
             selection: study.protocol.selection,
+            setting: Some(Setting::of(study)),
+            compare: None,
         })
     }
 }

@@ -5,6 +5,9 @@
 //! * [`figures`]: the paper's figures A-D and the study's extra figures.
 //! * [`reliability`]: reliability diagrams from selected runs' logits.
 //! * [`published`]: the paper's and DomainBed's published numbers.
+//! * [`compare`]: a reproduction's claims beside a reference report's.
+//! * [`distance`]: this study's setting and numbers beside the paper's, and
+//!   the limitations that follow.
 //! * [`provenance`]: inputs, code versions, devices, wall time.
 //! * [`build`]: records → aggregate → page, tables and lock, written atomically.
 //! * [`notices`]: the warnings at the top of the page.
@@ -16,6 +19,8 @@
 //! of reading.
 
 pub mod build;
+pub mod compare;
+pub mod distance;
 pub mod figures;
 pub mod html;
 pub mod lock;
@@ -25,7 +30,7 @@ pub mod provenance;
 pub mod published;
 pub mod reliability;
 
-pub use build::{build_report, build_report_for, write_report, ReportSummary};
+pub use build::{build_report, build_report_as, build_report_for, write_report, ReportSummary};
 pub use html::StudyMeta;
 pub use lock::{check_report, LockCheck, LOCK_FILE};
 pub use notices::warnings;

@@ -5,10 +5,12 @@
 
 use serde::Serialize;
 
+use crate::aggregate::ModelSummary;
 use crate::checksum::sha256_bytes;
 
 const INTRO_TABLE: &str = include_str!("../../reports/reference/intro_table1.csv");
 const DOMAINBED: &str = include_str!("../../reports/reference/domainbed_2020_10_06_results.csv");
+const TIMM_RESULTS: &str = include_str!("../../reports/reference/timm_results_subset.csv");
 
 /// The test domain the paper uses per dataset, as DomainBed's results table names it.
 const PAPER_TEST_DOMAINS: [(&str, &str); 4] = [
@@ -62,6 +64,12 @@ pub fn published() -> Published {
                 source: "Naganuma et al., arXiv 2307.08187v4, introduction table (test domains inferred from the authors' code)",
             },
             PublishedFile {
+                name: "timm-results-subset",
+                path: "reports/reference/timm_results_subset.csv",
+                sha256: sha256_bytes(TIMM_RESULTS.as_bytes()),
+                source: "timm's published ImageNet top-1 (pytorch-image-models results/*.csv, commit aa4b585)",
+            },
+            PublishedFile {
                 name: "domainbed-2020-10-06-results",
                 path: "reports/reference/domainbed_2020_10_06_results.csv",
                 sha256: sha256_bytes(DOMAINBED.as_bytes()),
@@ -111,4 +119,27 @@ fn domainbed_rows() -> Vec<DomainBedRow> {
             se: f[5].to_string(),
         })
         .collect()
+}
+
+/// The timm tag of a model's pre-trained weights, where oodcal builds that
+/// checkpoint: EfficientNet-Lite on ImageNet-1k is timm's
+/// `tf_efficientnet_lite*.in1k` (the same TensorFlow weights).
+pub fn timm_tag(m: &ModelSummary) -> Option<String> {
+    match (m.family.as_str(), m.pretraining.as_deref()) {
+        ("efficientnet-lite", Some("imagenet-1k")) => {
+            Some(format!("tf_efficientnet_{}.in1k", m.size))
+        }
+        _ => None,
+    }
+}
+
+/// The model's timm tag and its ImageNet-1k top-1 (%) in timm's results table.
+pub fn imagenet_top1(m: &ModelSummary) -> Option<(String, f64)> {
+    let tag = timm_tag(m)?;
+    let top1 = rows(TIMM_RESULTS)
+        .find(|f| f.len() >= 6 && f[0] == "imagenet" && f[1] == tag)?
+        .get(5)?
+        .parse()
+        .ok()?;
+    Some((tag, top1))
 }

@@ -6,15 +6,28 @@ use anyhow::Result;
 use std::path::Path;
 
 use super::figures::Figure;
-use super::plot::{panels_svg, Axis, Marker, Scatter, Shape};
-use crate::aggregate::{ModelSummary, RunRow};
+use super::plot::{scatter_svg, Axis, Marker, Scatter, Shape};
+use crate::aggregate::learned::labels_with;
+use crate::aggregate::{Learned, Learning, ModelSummary, RunRow};
 use crate::metrics::{fit_temperature, paper_ece, test_domain_ece, Binning, Predictions};
 use crate::record::predictions::{self, SplitLogits};
 use crate::record::store::PREDICTIONS_FILE;
 
-/// Which models get a diagram: the highest and the lowest mean OOD accuracy.
-pub fn diagram_models(models: &[ModelSummary]) -> Vec<&ModelSummary> {
-    let mut sorted: Vec<&ModelSummary> = models.iter().collect();
+/// Which models get a diagram: among the models that learned (the ones the
+/// claims rest on), the highest and the lowest mean OOD accuracy, the two
+/// ends of claim 5's accuracy-calibration range. Every model when none learned.
+pub fn diagram_models<'a>(
+    models: &'a [ModelSummary],
+    learning: &[Learning],
+) -> Vec<&'a ModelSummary> {
+    let failed = labels_with(learning, Learned::No);
+    let mut sorted: Vec<&ModelSummary> = models
+        .iter()
+        .filter(|m| !failed.contains(&m.label.as_str()))
+        .collect();
+    if sorted.is_empty() {
+        sorted = models.iter().collect();
+    }
     sorted.sort_by(|a, b| {
         b.ood_accuracy
             .mean
@@ -39,8 +52,8 @@ pub fn reliability_figures(
         // `diagram_models` puts the highest mean OOD accuracy first.
         let why = match (i, models.len()) {
             (_, 1) => "the study's only model",
-            (0, _) => "the highest mean OOD accuracy of the study",
-            _ => "the lowest mean OOD accuracy of the study",
+            (0, _) => "the highest mean OOD accuracy of the models that learned",
+            _ => "the lowest mean OOD accuracy of the models that learned",
         };
         let Some(run) = selected
             .iter()
@@ -93,26 +106,34 @@ fn diagram(path: &Path, m: &ModelSummary, run: &RunRow, why: &str) -> Result<Fig
         test_domain_ece(&scaled(ood_in)?, &scaled(ood_out)?),
     ];
     let pooled = SplitLogits::pooled(ood_in, ood_out);
-    let svg = panels_svg(&[
+    let (pooled_raw, pooled_scaled) = (raw(&pooled)?, scaled(&pooled)?);
+    let pooled_ece = paper_ece(&pooled_raw);
+    let panels = [
         panel("ID validation", &id_raw, &id_scaled, id_ece),
-        panel(
-            "OOD test domain",
-            &raw(&pooled)?,
-            &scaled(&pooled)?,
-            ood_ece,
-        ),
-    ])?;
+        panel("OOD test domain", &pooled_raw, &pooled_scaled, ood_ece),
+    ]
+    .iter()
+    .map(scatter_svg)
+    .collect::<Result<Vec<String>>>()?;
+    let counts = |p: &Predictions| {
+        p.reliability_table(Binning::EqualWidth, 10)
+            .iter()
+            .map(|b| b.count.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     Ok(Figure {
         id: format!("R-{}", m.label),
         title: format!("Reliability diagrams: {} (seed {}, lr {}, wd {})", m.label, run.seed, run.learning_rate, run.weight_decay),
-        caption: format!("Shown because this model has {why}. Top-label, 10 equal-width bins, one point per non-empty bin; the OOD panel pools the test domain's in and out splits, and its ECE is their mean, as in the tables. Temperature fitted by NLL on ID validation and applied to both."),
-        svg,
-        wide: true,
+        caption: format!("Shown because this model has {why}. Top-label, 10 equal-width bins, one point per non-empty bin, its area growing with the bin's examples (hover for the count). Examples per bin from confidence 0-0.1 up to 0.9-1, raw softmax: ID validation {}; OOD test domain {}. The OOD panel pools the test domain's in and out splits; its legend gives the ECE the tables use, the mean over the two splits (raw {:.2}%), where the pooled rows give {:.2}%: the splits differ in size and calibration, so the two need not agree. Temperature fitted by NLL on ID validation and applied to both.", counts(&id_raw), counts(&pooled_raw), ood_ece[0], pooled_ece),
+        panels,
     })
 }
 
 fn curve(p: &Predictions, series: String, colour: usize) -> Vec<Marker> {
-    p.reliability_table(Binning::EqualWidth, 10)
+    let table = p.reliability_table(Binning::EqualWidth, 10);
+    let most = table.iter().map(|b| b.count).max().unwrap_or(1).max(1) as f64;
+    table
         .into_iter()
         .filter_map(|b| {
             Some(Marker {
@@ -123,7 +144,10 @@ fn curve(p: &Predictions, series: String, colour: usize) -> Vec<Marker> {
                 series: series.clone(),
                 colour,
                 shape: Shape::Circle,
-                radius: 3,
+                radius: 2 + (5.0 * (b.count as f64 / most).sqrt()).round() as u32,
+                name: format!("{series}: bin {:.1}-{:.1}", b.lo, b.hi),
+                note: Some(format!("{} examples", b.count)),
+                label: false,
             })
         })
         .collect()
