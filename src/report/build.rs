@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::html::{self, StudyMeta};
 use super::notices::warnings;
-use super::{figures, lock, provenance, published, reliability, INDEX_FILE, LOCK_FILE};
+use super::{domains, figures, lock, provenance, published, reliability, INDEX_FILE, LOCK_FILE};
 use crate::aggregate::{aggregate_by, frames, load_records, Aggregate, ClaimResult};
 use crate::checksum::{sha256_bytes, sha256_file};
 use crate::inputs::Catalogue;
@@ -62,7 +62,20 @@ pub fn build_report_as(
     out_dir: &Path,
 ) -> Result<ReportSummary> {
     let planned: BTreeSet<String> = expand(study, catalogue).into_iter().map(|r| r.id).collect();
-    build(meta, records_dir, out_dir, Some((study.name(), &planned)))
+    let mut meta = meta.clone();
+    meta.input_sources = catalogue
+        .inputs
+        .iter()
+        .map(|i| (i.name.clone(), i.source.clone()))
+        .collect();
+    if let Some(data) = catalogue.get(study.benchmark.dataset.get_ref()) {
+        meta.id_domains = super::domains::id_cuts(
+            &data.expected.domains,
+            &study.benchmark.test_domain,
+            study.benchmark.holdout_fraction,
+        );
+    }
+    build(&meta, records_dir, out_dir, Some((study.name(), &planned)))
 }
 
 /// [`build_report`] without a manifest (the study named by `meta`): every
@@ -113,6 +126,7 @@ pub fn write_report(
     let reliability = reliability::reliability_figures(records_dir, &chosen, &agg.selected)?;
     let reference = published::published();
     let provenance = provenance::provenance(&agg.records);
+    let id_by_domain = domains::id_by_domain(records_dir, &agg.selected, &meta.id_domains)?;
     let warnings = warnings(agg);
     let page = html::render(&html::Page {
         study: meta,
@@ -123,6 +137,7 @@ pub fn write_report(
         provenance: &provenance,
         warnings: &warnings,
         tables: &table_names,
+        id_by_domain,
     })?;
     let index = out_dir.join(INDEX_FILE);
     crate::atomic::write(&index, page.as_bytes())

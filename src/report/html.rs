@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::compare::{self, ReferenceReport};
 use super::distance::{self, Setting};
+use super::domains::{DomainCut, ModelDomains};
 use super::figures::Figure;
 use super::plot::ticks::count;
 use super::provenance::Provenance;
@@ -32,6 +33,11 @@ pub struct StudyMeta {
     pub setting: Option<Setting>,
     /// A reference report to set the claims beside (`report --compare`).
     pub compare: Option<ReferenceReport>,
+    /// Where each input of the data manifest comes from (its `source`).
+    pub input_sources: std::collections::BTreeMap<String, String>,
+    /// The training domains' shares of the ID-validation rows (from the
+    /// data manifest; empty when it does not list the dataset's domains).
+    pub id_domains: Vec<DomainCut>,
 }
 
 /// "12.34 ± 0.56", or "12.34" for a single seed.
@@ -123,11 +129,16 @@ fn model_rows(a: &Aggregate) -> Vec<Value> {
         .collect()
 }
 
-/// Per model, accuracy on each split of the selected runs (mean ± SE over seeds).
-fn split_rows(a: &Aggregate) -> Vec<Value> {
+/// Per model, accuracy on each split of the selected runs (mean ± SE over
+/// seeds), with ID validation per training domain when `by_domain` has it.
+fn split_rows(a: &Aggregate, by_domain: Option<&[ModelDomains]>) -> Vec<Value> {
     a.models
         .iter()
         .map(|m| {
+            let domains: Vec<String> = by_domain
+                .and_then(|rows| rows.iter().find(|(label, _)| *label == m.label))
+                .map(|(_, cells)| cells.iter().map(mean_se).collect())
+                .unwrap_or_default();
             let runs: Vec<&RunRow> = a.selected.iter().filter(|r| r.label == m.label).collect();
             let of = |f: fn(&RunRow) -> f64| {
                 mean_se(&MeanSe::of(&runs.iter().map(|r| f(r)).collect::<Vec<_>>()))
@@ -138,6 +149,7 @@ fn split_rows(a: &Aggregate) -> Vec<Value> {
                 ood_out => of(|r| r.ood_out_accuracy),
                 ood => mean_se(&m.ood_accuracy),
                 id => mean_se(&m.id_accuracy),
+                domains => domains,
             }
         })
         .collect()
@@ -285,6 +297,8 @@ pub struct Page<'a> {
     pub provenance: &'a Provenance,
     pub warnings: &'a [String],
     pub tables: &'a [String],
+    /// ID-validation accuracy per training domain, per model.
+    pub id_by_domain: Option<Vec<ModelDomains>>,
 }
 
 pub fn render(page: &Page) -> Result<String> {
@@ -325,7 +339,8 @@ pub fn render(page: &Page) -> Result<String> {
         claims => claim_rows(a),
         bootstrap => format!("{} resamples, seed {}, {:.0}% percentile interval", crate::aggregate::CLAIM_BOOTSTRAP.resamples, crate::aggregate::CLAIM_BOOTSTRAP.seed, 100.0 * crate::aggregate::CLAIM_BOOTSTRAP.level),
         models => model_rows(a),
-        splits => split_rows(a),
+        splits => split_rows(a, page.id_by_domain.as_deref()),
+        id_domains => page.id_by_domain.as_ref().map(|_| page.study.id_domains.iter().map(|c| c.name.clone()).collect::<Vec<_>>()),
         learning => learning_rows(a),
         algorithm_names => algorithm_names,
         algorithm_table => algorithm_table,
@@ -339,6 +354,7 @@ pub fn render(page: &Page) -> Result<String> {
         failed => a.failed.iter().map(|f| context! { label => f.label.clone(), seed => f.seed, lr => format!("{}", f.learning_rate), wd => format!("{}", f.weight_decay), step => f.step, reason => f.reason.clone(), run => f.run_id.get(..12).unwrap_or(&f.run_id) }).collect::<Vec<_>>(),
         reference => Value::from(Serde(page.reference)),
         provenance => Value::from(Serde(page.provenance)),
+        input_sources => page.provenance.inputs.iter().map(|i| with_code(&super::provenance::input_source(&i.name, &page.study.input_sources))).collect::<Vec<_>>(),
         total_wall => format!("{:.1}", page.provenance.total_wall_seconds),
         records => record_rows(a),
         tables => Value::from(Serde(page.tables)),
@@ -359,6 +375,8 @@ impl StudyMeta {
             selection: crate::aggregate::Rule::TrainingDomainValidation,
             setting: None,
             compare: None,
+            input_sources: Default::default(),
+            id_domains: Vec::new(),
         }
     }
 
@@ -377,6 +395,8 @@ impl StudyMeta {
             selection: study.protocol.selection,
             setting: Some(Setting::of(study)),
             compare: None,
+            input_sources: Default::default(),
+            id_domains: Vec::new(),
         })
     }
 }

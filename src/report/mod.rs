@@ -6,6 +6,7 @@
 //! * [`reliability`]: reliability diagrams from selected runs' logits.
 //! * [`published`]: the paper's and DomainBed's published numbers.
 //! * [`compare`]: a reproduction's claims beside a reference report's.
+//! * [`domains`]: ID validation cut back into its training domains.
 //! * [`distance`]: this study's setting and numbers beside the paper's, and
 //!   the limitations that follow.
 //! * [`provenance`]: inputs, code versions, devices, wall time.
@@ -21,6 +22,7 @@
 pub mod build;
 pub mod compare;
 pub mod distance;
+pub mod domains;
 pub mod figures;
 pub mod html;
 pub mod lock;

