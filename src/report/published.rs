@@ -143,3 +143,56 @@ pub fn imagenet_top1(m: &ModelSummary) -> Option<(String, f64)> {
         .ok()?;
     Some((tag, top1))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::MeanSe;
+
+    fn model(family: &str, size: &str, pretraining: Option<&str>) -> ModelSummary {
+        let zero = MeanSe {
+            mean: 0.0,
+            se: None,
+            n: 1,
+        };
+        ModelSummary {
+            label: format!("{family}-{size}"),
+            family: family.into(),
+            size: size.into(),
+            params: 1,
+            pretraining: pretraining.map(str::to_string),
+            pretrain_images: None,
+            recipe: None,
+            seeds: vec![0],
+            ood_accuracy: zero,
+            ood_ece: zero,
+            ood_ece_mass: zero,
+            id_accuracy: zero,
+            id_ece: zero,
+            id_ece_mass: zero,
+            ood_ece_ts: zero,
+            id_ece_ts: zero,
+            ood_nll: zero,
+            ood_brier: zero,
+        }
+    }
+
+    #[test]
+    fn lite_weights_meet_timms_top1_and_other_models_have_none() {
+        let top1 = |size| imagenet_top1(&model("efficientnet-lite", size, Some("imagenet-1k")));
+        assert_eq!(
+            top1("lite0"),
+            Some(("tf_efficientnet_lite0.in1k".to_string(), 74.846))
+        );
+        assert_eq!(top1("lite1").map(|t| t.1), Some(76.674));
+        assert_eq!(top1("lite2").map(|t| t.1), Some(77.47));
+        assert_eq!(
+            imagenet_top1(&model("efficientnet-lite", "lite0", None)),
+            None
+        );
+        assert_eq!(
+            imagenet_top1(&model("resnet", "tiny", Some("corpus-8k-baseline"))),
+            None
+        );
+    }
+}
