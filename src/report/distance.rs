@@ -4,6 +4,7 @@
 //! from the manifest, the aggregate and the reference data.
 
 use serde::Serialize;
+use std::collections::BTreeSet;
 
 use super::plot::ticks::count;
 use super::published::Published;
@@ -198,28 +199,33 @@ pub struct PublishedCell {
     pub ours: String,
 }
 
+/// The highest value of `candidates` with its name (the first on a tie).
+fn highest(candidates: impl Iterator<Item = (String, f64)>) -> Option<(String, f64)> {
+    candidates.fold(None, |best, c| match best {
+        Some(b) if b.1 >= c.1 => Some(b),
+        _ => Some(c),
+    })
+}
+
 /// The best OOD accuracy (mean over seeds) among the models that learned,
 /// under `algorithm`, with the model's name.
 fn best_under(agg: &Aggregate, algorithm: Algorithm) -> Option<(String, f64)> {
     let failed = labels_with(&agg.learning, Learned::No);
     let learned = |label: &str| !failed.contains(&label);
-    let pick = |a: Option<(String, f64)>, b: (String, f64)| match a {
-        Some(a) if a.1 >= b.1 => Some(a),
-        _ => Some(b),
-    };
     if algorithm == Algorithm::Erm {
-        return agg
-            .models
-            .iter()
-            .filter(|m| learned(&m.label))
-            .map(|m| (m.label.clone(), m.ood_accuracy.mean))
-            .fold(None, pick);
+        return highest(
+            agg.models
+                .iter()
+                .filter(|m| learned(&m.label))
+                .map(|m| (m.label.clone(), m.ood_accuracy.mean)),
+        );
     }
-    agg.algorithm_cells
-        .iter()
-        .filter(|c| c.algorithm == algorithm && learned(&c.label) && c.learned != Learned::No)
-        .map(|c| (c.label.clone(), c.ood_accuracy.mean))
-        .fold(None, pick)
+    highest(
+        agg.algorithm_cells
+            .iter()
+            .filter(|c| c.algorithm == algorithm && learned(&c.label) && c.learned != Learned::No)
+            .map(|c| (c.label.clone(), c.ood_accuracy.mean)),
+    )
 }
 
 /// Published numbers for this study's dataset and test domain, each beside ours.
@@ -229,6 +235,17 @@ pub fn published_cells(s: &Setting, agg: &Aggregate, published: &Published) -> V
         b.map_or_else(|| "–".to_string(), |(m, v)| format!("{v:.2} ({m})"))
     };
     let same_domain = |t: &str| t.split(' ').next() == Some(s.test_domain.as_str());
+    // Every published cell here is ERM's or the best algorithm's: each computed once.
+    let erm = shown(best_under(agg, Algorithm::Erm));
+    let others: BTreeSet<Algorithm> = agg
+        .algorithm_cells
+        .iter()
+        .map(|c| c.algorithm)
+        .filter(|a| *a != Algorithm::Erm)
+        .collect();
+    let best_other = shown(highest(others.into_iter().filter_map(|a| {
+        best_under(agg, a).map(|(m, v)| (format!("{m}, {}", a.display()), v))
+    })));
     for row in published
         .intro
         .iter()
@@ -238,18 +255,8 @@ pub fn published_cells(s: &Setting, agg: &Aggregate, published: &Published) -> V
             source: "the paper's intro table".to_string(),
             cell: format!("{} {}: ERM (ResNet-50)", row.dataset, s.test_domain),
             published: row.erm.clone(),
-            ours: shown(best_under(agg, Algorithm::Erm)),
+            ours: erm.clone(),
         });
-        let best_other = agg
-            .algorithm_cells
-            .iter()
-            .map(|c| c.algorithm)
-            .filter(|a| *a != Algorithm::Erm)
-            .filter_map(|a| best_under(agg, a).map(|(m, v)| (format!("{m}, {}", a.display()), v)))
-            .fold(None, |acc: Option<(String, f64)>, b| match acc {
-                Some(a) if a.1 >= b.1 => Some(a),
-                _ => Some(b),
-            });
         out.push(PublishedCell {
             source: "the paper's intro table".to_string(),
             cell: format!(
@@ -257,7 +264,7 @@ pub fn published_cells(s: &Setting, agg: &Aggregate, published: &Published) -> V
                 row.dataset, s.test_domain
             ),
             published: row.best_algorithm.clone(),
-            ours: shown(best_other),
+            ours: best_other.clone(),
         });
         out.push(PublishedCell {
             source: "the paper's intro table".to_string(),
@@ -266,7 +273,7 @@ pub fn published_cells(s: &Setting, agg: &Aggregate, published: &Published) -> V
                 row.dataset, s.test_domain
             ),
             published: row.best_model.clone(),
-            ours: shown(best_under(agg, Algorithm::Erm)),
+            ours: erm.clone(),
         });
     }
     let letter = s
@@ -287,7 +294,7 @@ pub fn published_cells(s: &Setting, agg: &Aggregate, published: &Published) -> V
                 row.dataset, s.test_domain
             ),
             published: format!("{} ± {}", row.accuracy, row.se),
-            ours: shown(best_under(agg, Algorithm::Erm)),
+            ours: erm.clone(),
         });
     }
     out

@@ -245,6 +245,25 @@ fn scatter_figure(
     fx: impl Fn(&ModelSummary) -> Option<MeanSe>,
     fy: impl Fn(&ModelSummary) -> MeanSe,
 ) -> Result<Figure> {
+    let (svg, fitted) = fitted_chart(style, models, x, y, fx, fy)?;
+    Ok(Figure {
+        id: id.to_string(),
+        title: title.to_string(),
+        caption: format!("{STYLE_NOTE}{fitted}"),
+        panels: vec![svg],
+    })
+}
+
+/// One marker per model that has an `fx`, with the least-squares line over
+/// those that learned: the chart's SVG and the caption sentence on the fit.
+fn fitted_chart(
+    style: &Style,
+    models: &[ModelSummary],
+    x: Axis,
+    y: Axis,
+    fx: impl Fn(&ModelSummary) -> Option<MeanSe>,
+    fy: impl Fn(&ModelSummary) -> MeanSe,
+) -> Result<(String, String)> {
     let drawn: Vec<(&ModelSummary, Marker)> = models
         .iter()
         .filter_map(|m| Some((m, style.marker(m, fx(m)?, fy(m)))))
@@ -259,12 +278,7 @@ fn scatter_figure(
         diagonal: false,
         join: false,
     };
-    Ok(Figure {
-        id: id.to_string(),
-        title: title.to_string(),
-        caption: format!("{STYLE_NOTE}{fitted}"),
-        panels: vec![scatter_svg(&chart)?],
-    })
+    Ok((scatter_svg(&chart)?, fitted))
 }
 
 /// Pre-training corpus size vs OOD accuracy and ECE (pre-trained models with a known size).
@@ -349,36 +363,19 @@ fn on_the_line_figure(style: &Style, models: &[ModelSummary]) -> Result<Option<F
     if models.len() < 2 {
         return Ok(None);
     }
-    let p = |v: f64| probit(v / 100.0);
-    let drawn: Vec<(&ModelSummary, Marker)> = models
-        .iter()
-        .map(|m| {
-            let k = style.marker(
-                m,
-                exact(p(m.id_accuracy.mean)),
-                exact(p(m.ood_accuracy.mean)),
-            );
-            (m, k)
-        })
-        .collect();
-    let (x, y) = (
+    let p = |v: f64| exact(probit(v / 100.0));
+    let (svg, fitted) = fitted_chart(
+        style,
+        models,
         Axis::linear("probit(ID validation accuracy)"),
         Axis::linear("probit(OOD accuracy)"),
-    );
-    let (line, fitted) = fit(style, &drawn, &x, &y);
-    let chart = Scatter {
-        title: String::new(),
-        x,
-        y,
-        markers: drawn.into_iter().map(|(_, k)| k).collect(),
-        line,
-        diagonal: false,
-        join: false,
-    };
+        |m| Some(p(m.id_accuracy.mean)),
+        |m| p(m.ood_accuracy.mean),
+    )?;
     Ok(Some(Figure {
         id: "G".to_string(),
         title: "Accuracy on the line: ID vs OOD accuracy, probit-scaled".to_string(),
         caption: format!("One marker per model (mean over seeds), both axes probit-transformed (inverse normal CDF of the accuracy as a fraction). Accuracy on the line (Miller et al. 2021) predicts a straight line here.{fitted}"),
-        panels: vec![scatter_svg(&chart)?],
+        panels: vec![svg],
     }))
 }
