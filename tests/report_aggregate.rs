@@ -104,17 +104,21 @@ fn claims_hold_on_data_built_to_support_them() {
         assert!(c.lower.unwrap() <= c.estimate.unwrap() && c.estimate.unwrap() <= c.upper.unwrap());
     }
     let size = agg.claims.iter().find(|c| c.id == "2").unwrap();
-    assert_eq!(size.points, 18, "six size-axis models x three seeds");
-    let six: Vec<String> = (0..6).map(|i| format!("size-{i}")).collect();
+    assert_eq!(size.runs, 18, "six size-axis models x three seeds");
+    // Within family: resnet holds sizes 0, 2, 4 and vit 1, 3, 5.
+    let six: Vec<String> = [0, 2, 4, 1, 3, 5].iter().map(|i| format!("size-{i}")).collect();
     assert_eq!(size.models, six, "each claim names the models it rests on");
+    assert!(size.test.contains("resnet, pre-training `corpus-8k-baseline`; vit"), "{}", size.test);
     let s1 = agg.claims.iter().find(|c| c.id == "S1").unwrap();
     assert!(
         s1.models.contains(&"scratch".to_string()),
         "{:?}",
         s1.models
     );
-    // Accuracy follows size exactly across models; within a model sizes tie.
-    assert!(size.estimate.unwrap() > 0.9 && size.estimate.unwrap() < 1.0);
+    // One point per model: accuracy follows size exactly in both families.
+    assert_eq!(size.estimate, Some(1.0));
+    let data = agg.claims.iter().find(|c| c.id == "3").unwrap();
+    assert_eq!((data.models.len(), data.runs), (6, 18), "{data:?}");
 }
 
 #[test]
@@ -135,21 +139,75 @@ fn recipes_within_seed_noise_are_inconclusive_and_few_points_too() {
     let dir = tempfile::tempdir().unwrap();
     for seed in 0..3u64 {
         // Every recipe has the same seed-to-seed spread (±5) and the same mean.
+        // Two checkpoints per recipe, 6 points apart, whatever the recipe.
         for recipe in ["augmix", "mixup", "cutmix"] {
-            let acc = 60.0 + [-5.0, 0.0, 5.0][seed as usize];
-            Synth::new(&format!("r-{recipe}"), 1000, seed)
-                .pretrain(&format!("c-{recipe}"), 2000, recipe)
-                .metrics(70.0, acc, 10.0)
-                .write(dir.path());
+            for p in 0..2 {
+                let acc = 57.0 + 6.0 * p as f64 + [-5.0, 0.0, 5.0][seed as usize];
+                Synth::new(&format!("r-{recipe}-p{p}"), 1000, seed)
+                    .pretrain(&format!("c-{recipe}-p{p}"), 2000, recipe)
+                    .metrics(70.0, acc, 10.0)
+                    .write(dir.path());
+            }
         }
     }
     let agg = aggregate(load_records(dir.path()).unwrap());
-    assert_eq!(verdict(&agg, "6"), Verdict::Inconclusive);
+    let recipe = agg.claims.iter().find(|c| c.id == "6").unwrap();
+    assert_eq!(recipe.verdict, Verdict::Inconclusive, "{recipe:?}");
+    assert!(recipe.estimate.unwrap() < 0.0 && !recipe.too_few_points);
     // One size only: the size claim cannot be tested.
     let size = agg.claims.iter().find(|c| c.id == "2").unwrap();
     assert_eq!(size.verdict, Verdict::Inconclusive);
     assert!(size.note.contains("too few points"), "{}", size.note);
     assert_eq!(size.estimate, None);
+}
+
+/// Three corpora with one checkpoint each stay untested however many
+/// fine-tuning seeds they have: seeds share the checkpoint, so they are not
+/// points, and the one rule asks for 4 models.
+#[test]
+fn seeds_of_one_checkpoint_are_not_points() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in 0..8u64 {
+        for (j, images) in [2_000usize, 32_000, 128_000].into_iter().enumerate() {
+            Synth::new(&format!("data-{images}"), 50_000, seed)
+                .pretrain(&format!("corpus-{images}"), images, "baseline")
+                .metrics(80.0, 60.0 + 5.0 * j as f64 + 0.1 * seed as f64, 10.0)
+                .write(dir.path());
+        }
+    }
+    let agg = aggregate(load_records(dir.path()).unwrap());
+    let data = agg.claims.iter().find(|c| c.id == "3").unwrap();
+    assert!(data.too_few_points, "{data:?}");
+    assert_eq!((data.models.len(), data.runs, data.estimate), (3, 24, None));
+    assert!(data.note.contains("3 model(s) in 1 group(s)"), "{}", data.note);
+}
+
+/// Size within family: the large family is also the more accurate one, so
+/// pooling every model would find "larger is better" (ρ > 0), while within
+/// each family accuracy falls with size. The claim follows the families.
+#[test]
+fn size_is_compared_within_a_family_never_across() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in 0..2u64 {
+        for (family, base, acc0) in [("resnet", 1_000usize, 70.0), ("vit", 100_000, 90.0)] {
+            for i in 0..3usize {
+                let mut s = Synth::new(&format!("{family}-{i}"), base << i, seed)
+                    .metrics(95.0, acc0 - 3.0 * i as f64 + 0.1 * seed as f64, 10.0);
+                s.family = family.to_string();
+                s.size = format!("s{i}");
+                s.write(dir.path());
+            }
+        }
+    }
+    let agg = aggregate(load_records(dir.path()).unwrap());
+    let size = agg.claims.iter().find(|c| c.id == "2").unwrap();
+    assert_eq!(size.estimate, Some(-1.0), "{size:?}");
+    assert_eq!(size.verdict, Verdict::DoesNotHold, "{size:?}");
+    assert!(size.note.contains("resnet, pre-training `corpus-8k-baseline`: -1.00 over 3 models"), "{}", size.note);
+    // Pooled over all six models, the same points correlate positively.
+    let params = [1e3, 2e3, 4e3, 1e5, 2e5, 4e5];
+    let accuracy = [70.05, 67.05, 64.05, 90.05, 87.05, 84.05];
+    assert!(oodcal::aggregate::stats::spearman(&params, &accuracy).unwrap() > 0.4);
 }
 
 #[test]
@@ -285,13 +343,13 @@ fn a_model_that_did_not_learn_is_shown_but_left_out_of_the_claims() {
     // Shown among the models, absent from every claim's points.
     assert!(after.models.iter().any(|m| m.label == "size-chance"));
     for (b, a) in before.claims.iter().zip(&after.claims) {
-        assert_eq!((b.id.as_str(), b.points), (a.id.as_str(), a.points));
+        assert_eq!((b.id.as_str(), b.runs), (a.id.as_str(), a.runs));
         assert_eq!(b.estimate, a.estimate, "claim {}", a.id);
         assert_eq!(b.models, a.models, "claim {}", a.id);
     }
     let notices = oodcal::report::warnings(&after).join("\n");
     assert!(
-        notices.contains("1 of 14 models did not learn"),
+        notices.contains("1 of 21 models did not learn"),
         "{notices}"
     );
     assert!(notices.contains("size-chance"), "{notices}");
@@ -384,10 +442,10 @@ fn claim_1_holds_when_the_models_spread_exceeds_the_algorithms_gain() {
     let six: Vec<String> = (0..6).map(|i| format!("size-{i}")).collect();
     assert_eq!(c.models, six, "the references: models with every algorithm");
     // Claims 2-6 and the tables stay ERM's: the CORAL runs' higher ID accuracy
-    // does not displace ERM's selected runs, and the size claim keeps its 18 points.
+    // does not displace ERM's selected runs, and the size claim keeps its 18 runs.
     assert!(agg.selected.iter().all(|r| r.algorithm.is_erm()));
     assert_eq!(agg.selected_other_algorithms.len(), 36);
-    assert_eq!(agg.claims.iter().find(|c| c.id == "2").unwrap().points, 18);
+    assert_eq!(agg.claims.iter().find(|c| c.id == "2").unwrap().runs, 18);
     let size0 = agg.models.iter().find(|m| m.label == "size-0").unwrap();
     assert!((size0.ood_accuracy.mean - 60.1).abs() < 1e-9);
     let cells: Vec<_> = agg

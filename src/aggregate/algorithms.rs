@@ -18,16 +18,13 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::claims::{fill, ClaimResult};
+use super::cluster::support;
 use super::learned::{check_runs, Learned};
 use super::rows::RunRow;
 use super::summary::MeanSe;
 use crate::metrics::bootstrap::{percentile, resample_indices};
 use crate::metrics::BootstrapOptions;
 use crate::train::Algorithm;
-
-/// Fewest reference models (each with every algorithm) and seeds per cell.
-pub const MIN_REFERENCES: usize = 2;
-pub const MIN_SEEDS: usize = 2;
 
 /// One model under one algorithm, over seeds (selected runs).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -99,23 +96,17 @@ pub fn model_vs_algorithm(selected: &[RunRow], options: &BootstrapOptions) -> Cl
         ),
         statistic: "gain of choosing the model over choosing the algorithm (pp)".to_string(),
         claimed_sign: 1.0,
-        points: cells.values().map(Vec::len).sum(),
+        runs: cells.values().map(Vec::len).sum(),
         models: references.iter().map(|l| l.to_string()).collect(),
         ..ClaimResult::blank()
     };
-    let fewest_seeds = references
-        .iter()
-        .flat_map(|r| algorithms.iter().map(|a| cells[&(*r, *a)].len()))
-        .min()
-        .unwrap_or(0);
-    if algorithms.len() < 2 || references.len() < MIN_REFERENCES || fewest_seeds < MIN_SEEDS {
+    // The references are the models resampled; each algorithm is a group of them.
+    let groups = vec![references.len(); algorithms.len()];
+    if let Err(why) = support(references.len(), &groups, 2) {
         result.too_few_points = true;
         result.note = format!(
-            "too few points: {} algorithm(s), {} reference models with every algorithm, \
-             fewest seeds in a cell {fewest_seeds} (need 2 algorithms, {MIN_REFERENCES} \
-             references, {MIN_SEEDS} seeds)",
-            algorithms.len(),
-            references.len()
+            "{why} (reference models with every algorithm, under each of {} algorithm(s))",
+            algorithms.len()
         );
         return result;
     }

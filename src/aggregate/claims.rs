@@ -6,24 +6,28 @@
 //! * does not hold: it excludes 0 on the other side;
 //! * inconclusive: it contains 0, or there are too few points to test.
 //!
-//! Points are the selected runs (one per model and seed), so seed noise is
-//! part of every interval. Correlations resample runs with
-//! [`crate::metrics::bootstrap`]; a resample whose x or y values are all equal
-//! has no rank correlation and counts as 0 (no evidence either way), which can
-//! only widen the interval towards 0. Comparisons between groups (pre-trained
-//! vs scratch, recipes) resample within each group so that no group vanishes.
+//! Points are models, each the mean of its selected runs (one per seed), and
+//! the bootstrap resamples models within the strata or groups a claim
+//! compares ([`super::cluster`]); one rule, [`super::cluster::support`],
+//! decides whether a claim has enough models to be tested.
+//!
+//! Comparisons are controlled: model size (claims 2, 4a) is varied within one
+//! family and one pre-training, corpus size (3, 4b) within one architecture
+//! and recipe, recipe (6) within one architecture and corpus. Strata are
+//! pooled only through a within-stratum statistic (the model-weighted mean of
+//! each stratum's rank correlation), so a difference between families never
+//! passes for an effect of size. A resample in which a stratum's x or y values
+//! are all equal has no rank correlation there and counts as 0 (no evidence
+//! either way), which can only widen the interval towards 0.
 
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::cluster::{distinct_x, mean, model_points, stratified, support, ModelPoint};
+use super::cluster::{MIN_DISTINCT_X, MIN_PER_GROUP};
 use super::rows::RunRow;
 use super::stats::spearman;
-use crate::metrics::bootstrap::{percentile, resample_indices};
-use crate::metrics::{bootstrap, BootstrapOptions};
-
-/// Fewest points (runs) and distinct x values for a correlation to be tested.
-pub const MIN_POINTS: usize = 4;
-pub const MIN_DISTINCT_X: usize = 3;
+use crate::metrics::BootstrapOptions;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -71,8 +75,10 @@ pub struct ClaimResult {
     pub statistic: String,
     /// +1: the claim predicts a positive statistic; -1: negative.
     pub claimed_sign: f64,
-    pub points: usize,
-    /// The models whose selected runs are the points, by label.
+    /// Selected runs behind the statistic (seeds of the models below).
+    pub runs: usize,
+    /// The models the statistic rests on, by label: its points, and the
+    /// units the bootstrap resamples.
     pub models: Vec<String>,
     pub estimate: Option<f64>,
     pub lower: Option<f64>,
@@ -93,7 +99,7 @@ impl ClaimResult {
             test: String::new(),
             statistic: String::new(),
             claimed_sign: 1.0,
-            points: 0,
+            runs: 0,
             models: Vec::new(),
             estimate: None,
             lower: None,
@@ -123,8 +129,12 @@ fn erm_claims(selected: &[RunRow], options: &BootstrapOptions) -> Vec<ClaimResul
     let ood_ece = |r: &RunRow| r.ood_ece;
     let params = |r: &RunRow| r.params as f64;
     let images = |r: &RunRow| r.pretrain_images.map_or(f64::NAN, |n| n as f64);
-    let (size_rows, size_subset) = size_axis(selected);
-    let (data_rows, data_subset) = data_axis(selected);
+    let size = size_strata(selected);
+    let data = data_strata(selected);
+    let all = Strata {
+        within: None,
+        groups: vec![("all models".to_string(), selected.iter().collect())],
+    };
     vec![
         pretrained_vs_scratch(selected, options),
         correlation(
@@ -133,10 +143,9 @@ fn erm_claims(selected: &[RunRow], options: &BootstrapOptions) -> Vec<ClaimResul
                 claim: "Larger pre-trained models give higher OOD accuracy",
                 x: "parameters",
                 y: "OOD accuracy",
-                subset: &size_subset,
                 sign: 1.0,
             },
-            &size_rows,
+            &size,
             params,
             ood_acc,
             options,
@@ -147,10 +156,9 @@ fn erm_claims(selected: &[RunRow], options: &BootstrapOptions) -> Vec<ClaimResul
                 claim: "Larger pre-training datasets give higher OOD accuracy",
                 x: "pre-training images",
                 y: "OOD accuracy",
-                subset: &data_subset,
                 sign: 1.0,
             },
-            &data_rows,
+            &data,
             images,
             ood_acc,
             options,
@@ -161,10 +169,9 @@ fn erm_claims(selected: &[RunRow], options: &BootstrapOptions) -> Vec<ClaimResul
                 claim: "Larger models calibrate better (lower OOD ECE)",
                 x: "parameters",
                 y: "OOD ECE (equal-width)",
-                subset: &size_subset,
                 sign: -1.0,
             },
-            &size_rows,
+            &size,
             params,
             ood_ece,
             options,
@@ -175,10 +182,9 @@ fn erm_claims(selected: &[RunRow], options: &BootstrapOptions) -> Vec<ClaimResul
                 claim: "Larger pre-training datasets calibrate better (lower OOD ECE)",
                 x: "pre-training images",
                 y: "OOD ECE (equal-width)",
-                subset: &data_subset,
                 sign: -1.0,
             },
-            &data_rows,
+            &data,
             images,
             ood_ece,
             options,
@@ -189,10 +195,9 @@ fn erm_claims(selected: &[RunRow], options: &BootstrapOptions) -> Vec<ClaimResul
                 claim: "OOD ECE falls as OOD accuracy rises",
                 x: "OOD accuracy",
                 y: "OOD ECE (equal-width)",
-                subset: "all selected runs",
                 sign: -1.0,
             },
-            &selected.iter().collect::<Vec<_>>(),
+            &all,
             ood_acc,
             ood_ece,
             options,
@@ -201,79 +206,49 @@ fn erm_claims(selected: &[RunRow], options: &BootstrapOptions) -> Vec<ClaimResul
     ]
 }
 
-/// The most common pre-training (corpus and recipe) among pre-trained runs,
-/// so that size is varied with data and recipe held fixed; all pre-trained
-/// runs when that leaves fewer than [`MIN_DISTINCT_X`] sizes.
-fn size_axis(selected: &[RunRow]) -> (Vec<&RunRow>, String) {
-    let pretrained: Vec<&RunRow> = selected.iter().filter(|r| r.is_pretrained()).collect();
-    let mut labels: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for r in &pretrained {
-        labels
-            .entry(r.pretraining.as_deref().unwrap_or_default())
+/// Runs split into the strata a claim is tested within, by stratum name.
+struct Strata<'a> {
+    /// What a stratum holds fixed, for the test's description; `None`: one
+    /// stratum of every model.
+    within: Option<&'static str>,
+    groups: Vec<(String, Vec<&'a RunRow>)>,
+}
+
+/// Model size: pre-trained runs by family and pre-training (corpus and
+/// recipe), so that only the size varies inside a stratum.
+fn size_strata(selected: &[RunRow]) -> Strata<'_> {
+    let mut groups: BTreeMap<String, Vec<&RunRow>> = BTreeMap::new();
+    for r in selected.iter().filter(|r| r.is_pretrained()) {
+        let p = r.pretraining.as_deref().unwrap_or_default();
+        groups
+            .entry(format!("{}, pre-training `{p}`", r.family))
             .or_default()
-            .insert(&r.label);
+            .push(r);
     }
-    let modal = labels
-        .iter()
-        .max_by(|a, b| a.1.len().cmp(&b.1.len()).then_with(|| b.0.cmp(a.0)))
-        .map(|(k, _)| *k);
-    if let Some(p) = modal {
-        let rows: Vec<&RunRow> = pretrained
-            .iter()
-            .copied()
-            .filter(|r| r.pretraining.as_deref() == Some(p))
-            .collect();
-        if distinct(&rows, |r| r.params as f64) >= MIN_DISTINCT_X {
-            return (
-                rows,
-                format!("pre-trained models sharing pre-training `{p}`"),
-            );
-        }
+    Strata {
+        within: Some("one family and one pre-training"),
+        groups: groups.into_iter().collect(),
     }
-    (pretrained, "all pre-trained models".to_string())
 }
 
-/// Models of one family, size and recipe pre-trained on corpora of different
-/// sizes (the group with the most distinct sizes); all pre-trained runs with a
-/// known corpus size when no such group has [`MIN_DISTINCT_X`] sizes.
-fn data_axis(selected: &[RunRow]) -> (Vec<&RunRow>, String) {
-    let known: Vec<&RunRow> = selected
-        .iter()
-        .filter(|r| r.pretrain_images.is_some())
-        .collect();
-    let mut groups: BTreeMap<(&str, &str, &str), Vec<&RunRow>> = BTreeMap::new();
-    for r in &known {
-        let key = (
-            r.family.as_str(),
-            r.size.as_str(),
-            r.recipe.as_deref().unwrap_or(""),
-        );
-        groups.entry(key).or_default().push(r);
+/// Corpus size: pre-trained runs with a known corpus size by family, size
+/// and recipe, so that only the corpus varies inside a stratum.
+fn data_strata(selected: &[RunRow]) -> Strata<'_> {
+    let mut groups: BTreeMap<String, Vec<&RunRow>> = BTreeMap::new();
+    for r in selected.iter().filter(|r| r.pretrain_images.is_some()) {
+        let recipe = r
+            .recipe
+            .as_deref()
+            .map_or("recipe not stated".to_string(), |k| format!("recipe `{k}`"));
+        groups
+            .entry(format!("{} {}, {recipe}", r.family, r.size))
+            .or_default()
+            .push(r);
     }
-    let images = |r: &RunRow| r.pretrain_images.unwrap_or(0) as f64;
-    let best = groups.iter().max_by(|a, b| {
-        distinct(a.1, images)
-            .cmp(&distinct(b.1, images))
-            .then_with(|| b.0.cmp(a.0))
-    });
-    if let Some(((family, size, recipe), rows)) = best {
-        if distinct(rows, images) >= MIN_DISTINCT_X {
-            let subset =
-                format!("{family} {size}, recipe `{recipe}`, different pre-training corpora");
-            return (rows.clone(), subset);
-        }
+    Strata {
+        within: Some("one architecture and one recipe"),
+        groups: groups.into_iter().collect(),
     }
-    (
-        known,
-        "all pre-trained models with a known corpus size".to_string(),
-    )
-}
-
-fn distinct(rows: &[&RunRow], x: impl Fn(&RunRow) -> f64) -> usize {
-    rows.iter()
-        .map(|r| x(r).to_bits())
-        .collect::<BTreeSet<_>>()
-        .len()
 }
 
 struct Corr<'a> {
@@ -281,52 +256,101 @@ struct Corr<'a> {
     claim: &'a str,
     x: &'a str,
     y: &'a str,
-    subset: &'a str,
     sign: f64,
 }
 
+/// A rank correlation within each stratum that varies x over at least
+/// [`MIN_DISTINCT_X`] values, pooled as the model-weighted mean.
 fn correlation(
     c: Corr,
-    rows: &[&RunRow],
+    strata: &Strata,
     x: impl Fn(&RunRow) -> f64,
     y: impl Fn(&RunRow) -> f64,
     options: &BootstrapOptions,
 ) -> ClaimResult {
-    let xs: Vec<f64> = rows.iter().map(|r| x(r)).collect();
-    let ys: Vec<f64> = rows.iter().map(|r| y(r)).collect();
+    let mut kept: Vec<(&str, Vec<ModelPoint>, usize)> = Vec::new();
+    let mut left_out: Vec<&str> = Vec::new();
+    for (name, rows) in &strata.groups {
+        let points = model_points(rows, &x, &y);
+        if distinct_x(&points) >= MIN_DISTINCT_X {
+            kept.push((name, points, rows.len()));
+        } else {
+            left_out.push(name.as_str());
+        }
+    }
+    let names: Vec<&str> = kept.iter().map(|(n, _, _)| *n).collect();
     let mut result = ClaimResult {
         id: c.id.to_string(),
         claim: c.claim.to_string(),
-        test: format!("{} vs {}; {}", c.x, c.y, c.subset),
-        statistic: "Spearman rank correlation".to_string(),
+        test: format!(
+            "{} vs {}, one point per model, {}",
+            c.x,
+            c.y,
+            match strata.within {
+                None => "over all models".to_string(),
+                Some(w) if names.is_empty() => format!("within {w}: no such group varies it"),
+                Some(w) => format!("within {w}: {}", names.join("; ")),
+            }
+        ),
+        statistic: if kept.len() > 1 {
+            "Spearman rank correlation within each stratum, mean weighted by models".to_string()
+        } else {
+            "Spearman rank correlation".to_string()
+        },
         claimed_sign: c.sign,
-        points: rows.len(),
-        models: labels(rows),
+        runs: kept.iter().map(|(_, _, runs)| runs).sum(),
+        models: kept
+            .iter()
+            .flat_map(|(_, p, _)| p.iter().map(|m| m.label.to_string()))
+            .collect(),
         ..ClaimResult::blank()
     };
-    let n_x = distinct(rows, &x);
-    if rows.len() < MIN_POINTS || n_x < MIN_DISTINCT_X {
+    let left_out = left_out_note(&left_out, c.x);
+    let groups: Vec<Vec<ModelPoint>> = kept.into_iter().map(|(_, p, _)| p).collect();
+    let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
+    if let Err(why) = support(sizes.iter().sum(), &sizes, 1) {
         result.too_few_points = true;
-        result.note = format!(
-            "too few points: {} runs, {n_x} distinct {} values (need {MIN_POINTS} and {MIN_DISTINCT_X})",
-            rows.len(),
-            c.x
-        );
+        result.note = format!("{why}{left_out}");
         return result;
     }
-    let Some(estimate) = spearman(&xs, &ys) else {
-        result.note = format!("{} is constant over these runs", c.y);
-        return result;
-    };
-    let pick = |v: &[f64], idx: &[usize]| idx.iter().map(|&i| v[i]).collect::<Vec<f64>>();
-    let interval = bootstrap(rows.len(), options, |idx| {
-        spearman(&pick(&xs, idx), &pick(&ys, idx)).unwrap_or(0.0)
-    });
-    match interval {
-        Ok(i) => fill(&mut result, estimate, i.lower, i.upper),
-        Err(e) => result.note = format!("bootstrap failed: {e}"),
-    }
+    let (estimate, lower, upper) = stratified(&groups, options, pooled_spearman);
+    fill(&mut result, estimate, lower, upper);
+    let per_stratum: Vec<String> = names
+        .iter()
+        .zip(&groups)
+        .map(|(name, p)| format!("{name}: {:+.2} over {} models", stratum_rho(p), p.len()))
+        .collect();
+    result.note = format!("ρ {}{left_out}", per_stratum.join("; "));
     result
+}
+
+/// Which strata did not vary x enough: named when few, counted otherwise.
+fn left_out_note(names: &[&str], x: &str) -> String {
+    match names.len() {
+        0 => String::new(),
+        1..=3 => format!(
+            "; left out, fewer than {MIN_DISTINCT_X} values of {x}: {}",
+            names.join("; ")
+        ),
+        n => format!("; left out: {n} other groups with fewer than {MIN_DISTINCT_X} values of {x}"),
+    }
+}
+
+/// A stratum's rank correlation over its models; 0 where x or y is constant.
+fn stratum_rho(points: &[ModelPoint]) -> f64 {
+    let xs: Vec<f64> = points.iter().map(|p| p.x).collect();
+    let ys: Vec<f64> = points.iter().map(|p| p.y).collect();
+    spearman(&xs, &ys).unwrap_or(0.0)
+}
+
+/// The within-stratum correlations' mean, each weighted by its models.
+fn pooled_spearman(strata: &[Vec<ModelPoint>]) -> f64 {
+    let models: usize = strata.iter().map(Vec::len).sum();
+    strata
+        .iter()
+        .map(|p| stratum_rho(p) * p.len() as f64)
+        .sum::<f64>()
+        / models as f64
 }
 
 /// The distinct model labels of `rows`, sorted.
@@ -342,45 +366,16 @@ pub(super) fn fill(result: &mut ClaimResult, estimate: f64, lower: f64, upper: f
     result.verdict = Verdict::from_interval(lower, upper, result.claimed_sign);
 }
 
-/// Percentile bootstrap resampling each group separately (group sizes kept).
-/// Group `g` draws its indices from stream `b` of seed `seed + g`, the same
-/// generator [`crate::metrics::bootstrap`] uses, so intervals are reproducible.
-fn stratified(
-    groups: &[Vec<f64>],
-    options: &BootstrapOptions,
-    statistic: impl Fn(&[Vec<f64>]) -> f64,
-) -> (f64, f64, f64) {
-    let estimate = statistic(groups);
-    let mut values: Vec<f64> = (0..options.resamples)
-        .map(|b| {
-            let resampled: Vec<Vec<f64>> = groups
-                .iter()
-                .enumerate()
-                .map(|(g, v)| {
-                    resample_indices(v.len(), options.seed.wrapping_add(g as u64), b)
-                        .into_iter()
-                        .map(|i| v[i])
-                        .collect()
-                })
-                .collect();
-            statistic(&resampled)
-        })
-        .collect();
-    values.sort_by(f64::total_cmp);
-    let tail = (1.0 - options.level) / 2.0;
-    (
-        estimate,
-        percentile(&values, tail),
-        percentile(&values, 1.0 - tail),
-    )
-}
-
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
+/// Each model's mean OOD accuracy over its runs.
+fn model_accuracies(rows: &[&RunRow]) -> Vec<f64> {
+    model_points(rows, |_| 0.0, |r| r.ood_accuracy)
+        .iter()
+        .map(|p| p.y)
+        .collect()
 }
 
 /// Stand-in for claim 1: pre-trained vs from-scratch models of the same
-/// family and size, difference of mean OOD accuracy (percentage points).
+/// family and size, difference of the mean model's OOD accuracy (pp).
 fn pretrained_vs_scratch(selected: &[RunRow], options: &BootstrapOptions) -> ClaimResult {
     let scratch: Vec<&RunRow> = selected.iter().filter(|r| !r.is_pretrained()).collect();
     let shapes: BTreeSet<(&str, &str)> = scratch
@@ -394,33 +389,24 @@ fn pretrained_vs_scratch(selected: &[RunRow], options: &BootstrapOptions) -> Cla
     let mut result = ClaimResult {
         id: "S1".to_string(),
         claim: "Pre-trained models beat the same architectures trained from scratch on OOD accuracy (the study's stand-in for claim 1 where it runs one algorithm)".to_string(),
-        test: "OOD accuracy, pre-trained minus from scratch, same family and size".to_string(),
+        test: "OOD accuracy, pre-trained minus from scratch, same family and size, one point per model".to_string(),
         statistic: "difference of means (pp)".to_string(),
         claimed_sign: 1.0,
-        points: scratch.len() + pretrained.len(),
+        runs: scratch.len() + pretrained.len(),
         models: labels(&[pretrained.as_slice(), scratch.as_slice()].concat()),
         ..ClaimResult::blank()
     };
-    if scratch.len() < 2 || pretrained.len() < 2 {
+    let groups = vec![model_accuracies(&pretrained), model_accuracies(&scratch)];
+    let sizes = [groups[0].len(), groups[1].len()];
+    if let Err(why) = support(sizes.iter().sum(), &sizes, 2) {
         result.too_few_points = true;
-        result.note = format!(
-            "too few points: {} pre-trained and {} from-scratch runs of matching architectures (need 2 each)",
-            pretrained.len(),
-            scratch.len()
-        );
+        result.note = format!("{why} (pre-trained + from scratch, matching architectures)");
         return result;
     }
-    let groups = vec![
-        pretrained
-            .iter()
-            .map(|r| r.ood_accuracy)
-            .collect::<Vec<_>>(),
-        scratch.iter().map(|r| r.ood_accuracy).collect::<Vec<_>>(),
-    ];
     let (est, lo, hi) = stratified(&groups, options, |g| mean(&g[0]) - mean(&g[1]));
     fill(&mut result, est, lo, hi);
     result.note = format!(
-        "pre-trained {:.2}% over {} runs, from scratch {:.2}% over {} runs",
+        "pre-trained {:.2}% over {} models, from scratch {:.2}% over {} models",
         mean(&groups[0]),
         groups[0].len(),
         mean(&groups[1]),
@@ -429,64 +415,70 @@ fn pretrained_vs_scratch(selected: &[RunRow], options: &BootstrapOptions) -> Cla
     result
 }
 
-/// Claim 6: do recipes differ by more than seed noise? Among models of one
-/// family, size and corpus that differ only in recipe, the between-recipe
-/// variance of mean OOD accuracy minus what seed noise alone would give
-/// (mean of s²/n), reported as a signed square root in percentage points.
+/// One architecture and corpus size's models, by recipe.
+type RecipeGroups<'a> = BTreeMap<&'a str, Vec<&'a RunRow>>;
+
+/// Claim 6: do recipes differ by more than the spread between models of one
+/// recipe (pre-training seeds)? Among models of one family, size and corpus
+/// that differ only in recipe, the between-recipe variance of mean OOD
+/// accuracy minus what the within-recipe spread alone would give (mean of
+/// s²/n over recipes, models as the units), as a signed square root in pp.
 fn recipe_claim(selected: &[RunRow], options: &BootstrapOptions) -> ClaimResult {
     let mut result = ClaimResult {
         id: "6".to_string(),
         claim: "The pre-training recipe (data augmentation) matters".to_string(),
-        test: String::new(),
-        statistic: "excess between-recipe SD of OOD accuracy over seed noise (pp)".to_string(),
+        test: "OOD accuracy across recipes".to_string(),
+        statistic: "excess between-recipe SD of OOD accuracy over the spread between models of one recipe (pp)".to_string(),
         ..ClaimResult::blank()
     };
-    let mut groups: BTreeMap<(&str, &str, u64), BTreeMap<&str, Vec<f64>>> = BTreeMap::new();
+    let mut strata: BTreeMap<(&str, &str, u64), RecipeGroups> = BTreeMap::new();
     for r in selected.iter().filter(|r| r.is_pretrained()) {
         let (Some(recipe), Some(images)) = (&r.recipe, r.pretrain_images) else {
             continue;
         };
-        groups
+        strata
             .entry((&r.family, &r.size, images))
             .or_default()
             .entry(recipe)
             .or_default()
-            .push(r.ood_accuracy);
+            .push(r);
     }
-    let usable = |g: &BTreeMap<&str, Vec<f64>>| g.values().filter(|v| v.len() >= 2).count();
-    let best = groups
-        .iter()
-        .max_by(|a, b| usable(a.1).cmp(&usable(b.1)).then_with(|| b.0.cmp(a.0)));
-    let Some(((family, size, images), recipes)) = best.filter(|g| usable(g.1) >= 2) else {
-        result.test = "OOD accuracy across recipes".to_string();
+    let models = |rows: &[&RunRow]| labels(rows).len();
+    let usable = |g: &RecipeGroups| g.values().filter(|v| models(v) >= MIN_PER_GROUP).count();
+    let Some(((family, size, images), recipes)) = strata.iter().max_by(|a, b| {
+        (usable(a.1), a.1.len())
+            .cmp(&(usable(b.1), b.1.len()))
+            .then_with(|| b.0.cmp(a.0))
+    }) else {
         result.too_few_points = true;
-        result.note = "too few points: no two recipes with at least 2 seeds each on the same architecture and corpus".to_string();
+        result.note = support(0, &[], 2).unwrap_err();
         return result;
     };
-    let kept: Vec<(&str, Vec<f64>)> = recipes
-        .iter()
-        .filter(|(_, v)| v.len() >= 2)
-        .map(|(k, v)| (*k, v.clone()))
-        .collect();
+    // Recipes with one model cannot show the spread between models; they are
+    // kept only when fewer than two recipes have more, so the note says why.
+    let kept: Vec<(&str, &Vec<&RunRow>)> = if usable(recipes) >= 2 {
+        recipes
+            .iter()
+            .filter(|(_, v)| models(v) >= MIN_PER_GROUP)
+            .map(|(k, v)| (*k, v))
+            .collect()
+    } else {
+        recipes.iter().map(|(k, v)| (*k, v)).collect()
+    };
     result.test = format!(
-        "OOD accuracy of {family} {size} pre-trained on {images} images with recipes {}",
+        "OOD accuracy of {family} {size} pre-trained on {images} images with recipes {}, one point per model",
         kept.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
     );
-    let values: Vec<Vec<f64>> = kept.iter().map(|(_, v)| v.clone()).collect();
-    result.points = values.iter().map(Vec::len).sum();
-    let entered: Vec<&RunRow> = selected
-        .iter()
-        .filter(|r| {
-            (r.family.as_str(), r.size.as_str(), r.pretrain_images)
-                == (*family, *size, Some(*images))
-        })
-        .filter(|r| {
-            r.recipe
-                .as_deref()
-                .is_some_and(|k| kept.iter().any(|(kk, _)| *kk == k))
-        })
-        .collect();
+    let entered: Vec<&RunRow> = kept.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+    result.runs = entered.len();
     result.models = labels(&entered);
+    let values: Vec<Vec<f64>> = kept.iter().map(|(_, v)| model_accuracies(v)).collect();
+    let sizes: Vec<usize> = values.iter().map(Vec::len).collect();
+    if let Err(why) = support(sizes.iter().sum(), &sizes, 2) {
+        result.too_few_points = true;
+        result.note = format!("{why} (models per recipe: one pre-training seed each cannot separate a recipe from its seed)");
+        return result;
+    }
     let (est, lo, hi) = stratified(&values, options, excess_sd);
     fill(&mut result, est, lo, hi);
     let means: Vec<f64> = values.iter().map(|v| mean(v)).collect();
@@ -499,8 +491,9 @@ fn recipe_claim(selected: &[RunRow], options: &BootstrapOptions) -> ClaimResult 
             .collect::<Vec<_>>(),
     )
     .sqrt();
-    result.note =
-        format!("recipe means span {spread:.2} pp; seed noise (RMS standard error) {noise:.2} pp");
+    result.note = format!(
+        "recipe means span {spread:.2} pp; spread between models of one recipe (RMS standard error) {noise:.2} pp"
+    );
     result
 }
 

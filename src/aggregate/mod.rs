@@ -19,6 +19,7 @@
 pub mod algorithms;
 pub mod caveats;
 pub mod claims;
+pub mod cluster;
 pub mod frames;
 pub mod group;
 pub mod learned;

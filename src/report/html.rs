@@ -165,7 +165,8 @@ fn claim_rows(a: &Aggregate) -> Vec<Value> {
                 test => with_code(&c.test),
                 statistic => c.statistic.clone(),
                 expected => if c.claimed_sign > 0.0 { "> 0" } else { "< 0" },
-                points => c.points,
+                n_models => c.models.len(),
+                runs => c.runs,
                 models => c.models.join(", "),
                 estimate => opt(c.estimate, 3),
                 ci => match (c.lower, c.upper) {
@@ -345,6 +346,8 @@ pub fn render(page: &Page) -> Result<String> {
         algorithm_names => algorithm_names,
         algorithm_table => algorithm_table,
         learned_margin => crate::aggregate::learned::MARGIN_POINTS,
+        min_models => crate::aggregate::cluster::MIN_MODELS,
+        min_per_group => crate::aggregate::cluster::MIN_PER_GROUP,
         figures => figure_values(page.figures),
         reliability => figure_values(page.reliability),
         selected => run_rows(&a.selected),
