@@ -5,6 +5,8 @@
 mod common;
 
 use common::{oodcal, run};
+use oodcal::data::domainbed::{DatasetInfo, DOMAIN_NET, OFFICE_HOME, TERRA_INCOGNITA, VLCS};
+use oodcal::data::image_folder::scan_image_folder;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,7 +21,7 @@ location = "data"
 path = "toyset"
 source = "made by this test"
 licence = "none"
-expected = { images = 3, classes = 2, domains = { a = 2, b = 1 } }
+expected = { images = 4, classes = 2, domains = { a = 2, b = 2 } }
 
 [[input]]
 name = "toy-weights"
@@ -63,6 +65,7 @@ fn make_toyset(at: &Path) {
         ("a/cat/1.png", "one"),
         ("a/dog/2.png", "two"),
         ("b/cat/3.png", "three"),
+        ("b/dog/4.png", "four"),
     ] {
         let p = at.join(rel);
         fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -105,7 +108,7 @@ fn pin_a_local_copy_then_install_from_an_archive_only_if_it_verifies() {
     );
     assert!(manifest.contains("tree_sha256 = \""));
     let listing = fs::read_to_string(repo.root.join("checksums/toyset.sha256")).unwrap();
-    assert_eq!(listing.lines().count(), 3);
+    assert_eq!(listing.lines().count(), 4);
     assert_eq!(repo.oodcal(&["verify", "toyset"]).code, 0);
 
     // A fresh data root, installed from an archive: verified, then in place.
@@ -155,4 +158,116 @@ fn weights_with_the_wrong_digest_are_refused() {
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     assert_eq!(fs::read(weights_dir.join("toy.pth")).unwrap(), good);
     assert_eq!(repo.oodcal(&["verify", "toy-weights"]).code, 0);
+}
+
+/// A generated copy of a DomainBed dataset: its real domain and class
+/// folder names, one small file per class and domain (two in the first
+/// domain), leaving out `skip` (domain, class). Layout checks never decode.
+fn make_dataset(at: &Path, info: &DatasetInfo, skip: Option<(&str, &str)>) {
+    for (d, domain) in info.domains.iter().enumerate() {
+        for class in info.classes {
+            if skip == Some((domain, class)) {
+                continue;
+            }
+            let dir = at.join(domain).join(class);
+            fs::create_dir_all(&dir).unwrap();
+            for i in 0..(if d == 0 { 2 } else { 1 }) {
+                fs::write(
+                    dir.join(format!("{i}.jpg")),
+                    format!("{domain}/{class}/{i}"),
+                )
+                .unwrap();
+            }
+        }
+    }
+}
+
+/// A throw-away repository whose data manifest is the project's own, so the
+/// datasets' entries (names, paths, published counts) are the real ones.
+fn project_manifest_repo() -> Repo {
+    let repo = Repo::new(&"0".repeat(64));
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("data-manifest.toml");
+    fs::copy(real, repo.root.join("data-manifest.toml")).unwrap();
+    repo
+}
+
+#[test]
+fn the_four_domainbed_datasets_fetch_pin_and_load_in_domainbeds_order() {
+    let repo = project_manifest_repo();
+    for info in [VLCS, OFFICE_HOME, DOMAIN_NET, TERRA_INCOGNITA] {
+        let copy = repo.root.join("download").join(info.name);
+        make_dataset(&copy, &info, None);
+        let fetched = repo.oodcal(&[
+            "fetch",
+            info.name,
+            "--pin",
+            "--from",
+            copy.to_str().unwrap(),
+        ]);
+        assert_eq!(fetched.code, 0, "{}: {}", info.name, fetched.stderr);
+        // Few images: each domain's count is reported against the published one.
+        let first = info.domains[0];
+        assert!(
+            fetched.stderr.contains(&format!(
+                "domain `{first}` has {} images; the data manifest expects",
+                2 * info.classes.len()
+            )),
+            "{}",
+            fetched.stderr
+        );
+        let listing =
+            fs::read_to_string(repo.root.join(format!("checksums/{}.sha256", info.name))).unwrap();
+        assert_eq!(
+            listing.lines().count(),
+            (info.domains.len() + 1) * info.classes.len()
+        );
+        assert_eq!(repo.oodcal(&["verify", info.name]).code, 0, "{}", info.name);
+
+        let index =
+            scan_image_folder(&repo.root.join("data").join(info.name), Some(&info)).unwrap();
+        assert_eq!(index.domain_names, info.domains, "{}", info.name);
+        assert_eq!(index.class_names, info.classes, "{}", info.name);
+        // Labels are positions in DomainBed's class list, in every domain.
+        let last = index.files.last().unwrap();
+        assert_eq!(last.label as usize, info.classes.len() - 1);
+        assert!(last.path.ends_with(format!(
+            "{}/{}/0.jpg",
+            info.domains.last().unwrap(),
+            info.classes.last().unwrap()
+        )));
+    }
+    assert_eq!(DOMAIN_NET.classes.len(), 345);
+}
+
+#[test]
+fn a_class_folder_missing_from_one_domain_is_refused_by_name() {
+    let repo = project_manifest_repo();
+    let before = fs::read_to_string(repo.root.join("data-manifest.toml")).unwrap();
+    let copy = repo.root.join("download/TerraIncognita");
+    make_dataset(&copy, &TERRA_INCOGNITA, Some(("location_38", "coyote")));
+    let refused = repo.oodcal(&[
+        "fetch",
+        "TerraIncognita",
+        "--pin",
+        "--from",
+        copy.to_str().unwrap(),
+    ]);
+    assert_ne!(refused.code, 0);
+    for needle in [
+        "location_38",
+        "missing [coyote]",
+        "DomainBed would label",
+        "not installed",
+    ] {
+        assert!(
+            refused.stderr.contains(needle),
+            "{needle}: {}",
+            refused.stderr
+        );
+    }
+    assert!(!repo.root.join("data/TerraIncognita").exists());
+    assert_eq!(
+        fs::read_to_string(repo.root.join("data-manifest.toml")).unwrap(),
+        before
+    );
 }

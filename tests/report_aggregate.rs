@@ -106,9 +106,17 @@ fn claims_hold_on_data_built_to_support_them() {
     let size = agg.claims.iter().find(|c| c.id == "2").unwrap();
     assert_eq!(size.runs, 18, "six size-axis models x three seeds");
     // Within family: resnet holds sizes 0, 2, 4 and vit 1, 3, 5.
-    let six: Vec<String> = [0, 2, 4, 1, 3, 5].iter().map(|i| format!("size-{i}")).collect();
+    let six: Vec<String> = [0, 2, 4, 1, 3, 5]
+        .iter()
+        .map(|i| format!("size-{i}"))
+        .collect();
     assert_eq!(size.models, six, "each claim names the models it rests on");
-    assert!(size.test.contains("resnet, pre-training `corpus-8k-baseline`; vit"), "{}", size.test);
+    assert!(
+        size.test
+            .contains("resnet, pre-training `corpus-8k-baseline`; vit"),
+        "{}",
+        size.test
+    );
     let s1 = agg.claims.iter().find(|c| c.id == "S1").unwrap();
     assert!(
         s1.models.contains(&"scratch".to_string()),
@@ -179,7 +187,11 @@ fn seeds_of_one_checkpoint_are_not_points() {
     let data = agg.claims.iter().find(|c| c.id == "3").unwrap();
     assert!(data.too_few_points, "{data:?}");
     assert_eq!((data.models.len(), data.runs, data.estimate), (3, 24, None));
-    assert!(data.note.contains("3 model(s) in 1 group(s)"), "{}", data.note);
+    assert!(
+        data.note.contains("3 model(s) in 1 group(s)"),
+        "{}",
+        data.note
+    );
 }
 
 /// Size within family: the large family is also the more accurate one, so
@@ -191,8 +203,11 @@ fn size_is_compared_within_a_family_never_across() {
     for seed in 0..2u64 {
         for (family, base, acc0) in [("resnet", 1_000usize, 70.0), ("vit", 100_000, 90.0)] {
             for i in 0..3usize {
-                let mut s = Synth::new(&format!("{family}-{i}"), base << i, seed)
-                    .metrics(95.0, acc0 - 3.0 * i as f64 + 0.1 * seed as f64, 10.0);
+                let mut s = Synth::new(&format!("{family}-{i}"), base << i, seed).metrics(
+                    95.0,
+                    acc0 - 3.0 * i as f64 + 0.1 * seed as f64,
+                    10.0,
+                );
                 s.family = family.to_string();
                 s.size = format!("s{i}");
                 s.write(dir.path());
@@ -203,7 +218,12 @@ fn size_is_compared_within_a_family_never_across() {
     let size = agg.claims.iter().find(|c| c.id == "2").unwrap();
     assert_eq!(size.estimate, Some(-1.0), "{size:?}");
     assert_eq!(size.verdict, Verdict::DoesNotHold, "{size:?}");
-    assert!(size.note.contains("resnet, pre-training `corpus-8k-baseline`: -1.00 over 3 models"), "{}", size.note);
+    assert!(
+        size.note
+            .contains("resnet, pre-training `corpus-8k-baseline`: -1.00 over 3 models"),
+        "{}",
+        size.note
+    );
     // Pooled over all six models, the same points correlate positively.
     let params = [1e3, 2e3, 4e3, 1e5, 2e5, 4e5];
     let accuracy = [70.05, 67.05, 64.05, 90.05, 87.05, 84.05];

@@ -133,7 +133,10 @@ mod tests {
         let e = support(3, &[3], 1).unwrap_err();
         assert!(e.contains("3 model(s) in 1 group(s) (3)"), "{e}");
         assert!(support(5, &[4, 1], 2).is_err(), "a group of one model");
-        assert!(support(6, &[6], 2).is_err(), "one group where two are compared");
+        assert!(
+            support(6, &[6], 2).is_err(),
+            "one group where two are compared"
+        );
         assert!(support(0, &[], 1).unwrap_err().contains("(none)"));
     }
 

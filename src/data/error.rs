@@ -33,7 +33,9 @@ pub enum DataError {
     #[error("{0}: class folder contains no images")]
     EmptyClass(PathBuf),
     #[error(
-        "{domain}: class folders differ from {reference_domain}: missing [{missing}], extra [{extra}]"
+        "{domain}: class folders differ from {reference_domain}: missing [{missing}], extra [{extra}]; \
+         every domain needs every class folder (DomainBed would label this domain by its own \
+         sorted folders, shifting every later class's label)"
     )]
     ClassMismatch {
         domain: PathBuf,

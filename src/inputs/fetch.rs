@@ -14,6 +14,8 @@ use super::catalogue::{Catalogue, Input, InputKind};
 use super::roots::Roots;
 use super::verify::{verify_input, InputVerdict};
 use crate::checksum::{hash_tree, sha256_file, DigestCache, Listing};
+use crate::data::domainbed::dataset_info;
+use crate::data::image_folder::scan_image_folder;
 
 #[derive(Debug, Clone, Default)]
 pub struct FetchOptions {
@@ -38,6 +40,7 @@ pub fn fetch(
     match &status.verdict {
         InputVerdict::Ok => return Ok(dest),
         InputVerdict::Unpinned if opts.pin => {
+            check_layout(input, &dest)?;
             pin(catalogue, input, &dest, roots, cache)?;
             return Ok(dest);
         }
@@ -51,7 +54,8 @@ pub fn fetch(
     }
     let staging = staging_dir(roots, input);
     let staged = stage(input, roots, opts)?;
-    let result = check_staged(input, &staged, roots, cache)
+    let result = check_layout(input, &staged)
+        .and_then(|()| check_staged(input, &staged, roots, cache))
         .and_then(|()| install(&staged, &dest, staged.starts_with(&staging)));
     let _ = std::fs::remove_dir_all(&staging);
     result?;
@@ -186,6 +190,31 @@ fn unpack_archive(python: &str, archive: &Path, dir: &Path, input: &Input) -> Re
         [only] if only.is_dir() => only.clone(),
         _ => dir.to_path_buf(),
     })
+}
+
+/// A dataset must have DomainBed's layout before it is installed or pinned:
+/// that dataset's domains and classes where oodcal knows them (otherwise the
+/// same classes in every domain), images only. Domain sizes that differ from
+/// the data manifest's published counts are reported, not refused: copies of
+/// some datasets differ by a few images between releases, and the pin, not
+/// the count, is what identifies a copy.
+fn check_layout(input: &Input, folder: &Path) -> Result<()> {
+    if input.kind != InputKind::Dataset {
+        return Ok(());
+    }
+    let info = dataset_info(&input.name);
+    let index = scan_image_folder(folder, info.as_ref())
+        .map_err(|e| anyhow::anyhow!("{}: {e}; not installed", input.name))?;
+    for (domain, found) in index.domain_names.iter().zip(index.domain_sizes()) {
+        match input.expected.domains.get(domain) {
+            Some(&want) if want != found as u64 => eprintln!(
+                "fetch: {}: domain `{domain}` has {found} images; the data manifest expects {want}",
+                input.name
+            ),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Verifies a staged copy against the pin (when there is one).

@@ -265,7 +265,11 @@ pub fn claims_study(dir: &Path, flip: bool) {
                 let acc = 62.0 + sign * 5.0 * j as f64 + noise + 0.3 * p as f64;
                 let ece = 15.0 - sign * 3.0 * j as f64 + noise + 0.3 * p as f64;
                 Synth::new(&format!("data-{images}-p{p}"), 50_000, seed)
-                    .pretrain(&format!("corpus-{images}-baseline-p{p}"), images, "baseline")
+                    .pretrain(
+                        &format!("corpus-{images}-baseline-p{p}"),
+                        images,
+                        "baseline",
+                    )
                     .metrics(acc + 10.0, acc, ece)
                     .write(dir);
             }
