@@ -145,6 +145,9 @@ pub struct EfficientNetLiteConfig {
 /// One MBConv block as derived from the config.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BlockSpec {
+    /// The stage (timm's `blocks.{stage}`) and the block's place in it.
+    pub stage: usize,
+    pub repeat: usize,
     pub input: usize,
     pub output: usize,
     pub expand: usize,
@@ -203,6 +206,8 @@ impl EfficientNetLiteConfig {
                     _ => (output, 1),
                 };
                 specs.push(BlockSpec {
+                    stage: i,
+                    repeat: r,
                     input,
                     output,
                     expand: args.expand,
@@ -304,6 +309,51 @@ pub const TORCH_KEYS: KeyConvention = KeyConvention {
     file_key: torch_key,
     ignored: |key| key.ends_with(".num_batches_tracked"),
 };
+
+impl EfficientNetLiteConfig {
+    /// timm's state-dict key (`tf_efficientnet_lite{n}`) of a [`Network`]
+    /// tensor, from its PyTorch-named path
+    /// ([`crate::weights::load::torch_layout`]); `None` for what timm's model
+    /// does not have (an added adapter). timm nests the blocks by stage
+    /// (`blocks.{stage}.{repeat}`), numbers BatchNorms from 1 in each module,
+    /// names a block's convolutions by role (`conv_pw` expands, `conv_dw`,
+    /// `conv_pwl` projects; a block without expansion has `conv_dw` then
+    /// `conv_pw`), and calls the head `classifier`.
+    pub fn timm_key(&self, path: &str) -> Option<String> {
+        if let Some(field) = path.strip_prefix("head.") {
+            return Some(format!("classifier.{field}"));
+        }
+        let inner = path.strip_prefix(PATH)?.strip_prefix('.')?;
+        let (module, field) = inner.rsplit_once('.')?;
+        let top = match module {
+            "conv_stem" | "conv_head" => Some(module),
+            "bn0" => Some("bn1"),
+            "bn1" => Some("bn2"),
+            _ => None,
+        };
+        if let Some(top) = top {
+            return Some(format!("{top}.{field}"));
+        }
+        let (index, part) = module.strip_prefix("blocks.")?.split_once('.')?;
+        let spec = self.blocks().into_iter().nth(index.parse().ok()?)?;
+        let part = match (part, spec.expand != 1) {
+            ("expand_conv", true) => "conv_pw",
+            ("bn0", true) => "bn1",
+            ("depthwise_conv", _) => "conv_dw",
+            ("bn1", true) => "bn2",
+            ("bn1", false) => "bn1",
+            ("project_conv", true) => "conv_pwl",
+            ("project_conv", false) => "conv_pw",
+            ("bn2", true) => "bn3",
+            ("bn2", false) => "bn2",
+            _ => return None,
+        };
+        Some(format!(
+            "blocks.{}.{}.{part}.{field}",
+            spec.stage, spec.repeat
+        ))
+    }
+}
 
 /// Loads a reference state dict (already in memory) into `network`, an
 /// EfficientNet-Lite classifier as [`EfficientNetLiteConfig::init_network`] builds it.

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use burn::module::{Module, ModuleMapper, Param};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
 
 use super::torch_legacy::StateDict;
@@ -149,25 +149,67 @@ impl Loader<'_> {
     fn burn_path(&self) -> String {
         self.path.names().join(".")
     }
+}
 
-    /// The burn path with PyTorch's field names (BatchNorm's gamma/beta are weight/bias).
-    fn torch_path(&self) -> String {
-        let mut names = self.path.names();
-        if let (Some(last), Some((_, owner))) = (names.last_mut(), self.path.field_and_owner()) {
-            if owner == "Struct:BatchNorm" {
-                match *last {
-                    "gamma" => *last = "weight",
-                    "beta" => *last = "bias",
-                    _ => {}
-                }
+/// The burn path with PyTorch's field names (BatchNorm's gamma/beta are weight/bias).
+fn torch_path(path: &ModulePath) -> String {
+    let mut names = path.names();
+    if let (Some(last), Some((_, owner))) = (names.last_mut(), path.field_and_owner()) {
+        if owner == "Struct:BatchNorm" {
+            match *last {
+                "gamma" => *last = "weight",
+                "beta" => *last = "bias",
+                _ => {}
             }
         }
-        names.join(".")
+    }
+    names.join(".")
+}
+
+/// burn's `Linear` keeps its weight as `[in, out]`, PyTorch as `[out, in]`.
+fn is_linear_weight(path: &ModulePath) -> bool {
+    path.field_and_owner() == Some(("weight", "Struct:Linear"))
+}
+
+/// A burn tensor's shape in PyTorch's layout.
+fn torch_shape(path: &ModulePath, dims: &[usize]) -> Vec<usize> {
+    match dims.len() == 2 && is_linear_weight(path) {
+        true => vec![dims[1], dims[0]],
+        false => dims.to_vec(),
+    }
+}
+
+/// Every float tensor of `module` (parameters and running statistics), in
+/// module order, as a PyTorch state dict would name and shape it before any
+/// [`KeyConvention`]: the burn path with PyTorch's field names, and
+/// PyTorch's layout. What a port must match, key for key, against the
+/// reference's own listing.
+pub fn torch_layout<B: Backend, M: Module<B>>(module: &M) -> Vec<(String, Vec<usize>)> {
+    let mut layout = Layout {
+        path: ModulePath::default(),
+        tensors: Vec::new(),
+    };
+    module.visit(&mut layout);
+    layout.tensors
+}
+
+struct Layout {
+    path: ModulePath,
+    tensors: Vec<(String, Vec<usize>)>,
+}
+
+impl<B: Backend> ModuleVisitor<B> for Layout {
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.path.enter(name, container_type);
     }
 
-    /// burn's `Linear` keeps its weight as `[in, out]`, PyTorch as `[out, in]`.
-    fn is_linear_weight(&self) -> bool {
-        self.path.field_and_owner() == Some(("weight", "Struct:Linear"))
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.exit();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        let shape = torch_shape(&self.path, &param.val().dims());
+        self.tensors.push((torch_path(&self.path), shape));
     }
 }
 
@@ -183,14 +225,11 @@ impl<B: Backend> ModuleMapper<B> for Loader<'_> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
         let (id, tensor, mapper) = param.consume();
         let param_path = self.burn_path();
-        let key = (self.convention.file_key)(&self.torch_path());
+        let key = (self.convention.file_key)(&torch_path(&self.path));
         let dims = tensor.dims().to_vec();
-        let transpose = D == 2 && self.is_linear_weight();
+        let transpose = D == 2 && is_linear_weight(&self.path);
         // The shape the file should have, in PyTorch's layout.
-        let expected: Vec<usize> = match transpose {
-            true => vec![dims[1], dims[0]],
-            false => dims.clone(),
-        };
+        let expected = torch_shape(&self.path, &dims);
         let Some(found) = self.dict.get(&key) else {
             self.mismatches.push(Mismatch::Missing {
                 key,
