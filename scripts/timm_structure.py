@@ -5,9 +5,9 @@ For every tag of the authors' model list this builds timm's model on PyTorch's
 the tag's own pretrained configuration (so its head: 1000 classes, 21,843, or
 none for MAE and DINO), and writes
 
-* `structure.tsv`: one line per state-dict tensor, `tag  key  shape`, in
+* the structure (`structure.tsv.gz`): one line per state-dict tensor, `tag  key  shape`, in
   state-dict order (parameters and buffers, as `model.state_dict()` has them);
-* `models.tsv`: one line per tag: parameter count, tensors, head classes,
+* the table (`timm_models.tsv`, embedded by `src/model/registry.rs`): one line per tag: parameter count, tensors, head classes,
   native input size, and the forward pass's FLOPs per image at that size and
   at 224 px, the paper's resolution (torch's FlopCounterMode, which counts a
   multiply-add as 2 FLOPs).
@@ -19,13 +19,13 @@ shape for shape, and what `plan` can size GPU hours from.
     /tmp/torchenv/bin/pip install torch==2.15.0 timm==1.0.31
     /tmp/torchenv/bin/python scripts/timm_structure.py \
         --models ../shared/paper-data/authors_timm_model_list.csv \
-        --out tests/fixtures/timm
+        --structure tests/fixtures/timm/structure.tsv.gz \
+        --table src/model/timm_models.tsv
 """
 
 import argparse
 import csv
 import gzip
-import os
 
 import timm
 import torch
@@ -47,15 +47,15 @@ def flops_per_image(model, input_size):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", required=True, help="authors_timm_model_list.csv")
-    ap.add_argument("--out", required=True, help="folder for structure.tsv.gz and models.tsv")
+    ap.add_argument("--structure", required=True, help="the key and shape listing (.tsv.gz)")
+    ap.add_argument("--table", required=True, help="the per-tag table (.tsv) the registry embeds")
     args = ap.parse_args()
     with open(args.models, newline="") as f:
         tags = [row["timm_name"] for row in csv.DictReader(f)]
-    os.makedirs(args.out, exist_ok=True)
     # gzip with a fixed mtime and no name, so the same listing gives the same bytes.
-    with open(os.path.join(args.out, "structure.tsv.gz"), "wb") as raw, gzip.GzipFile(
+    with open(args.structure, "wb") as raw, gzip.GzipFile(
         filename="", mode="wb", fileobj=raw, mtime=0
-    ) as gz, open(os.path.join(args.out, "models.tsv"), "w") as models:
+    ) as gz, open(args.table, "w") as models:
         models.write(
             f"# timm {timm.__version__}, torch {torch.__version__}; made by scripts/timm_structure.py\n"
         )

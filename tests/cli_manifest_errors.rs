@@ -337,3 +337,72 @@ fn algorithm_listed_twice() {
     let out = plan_text(dir.path(), &text);
     assert_located(&out, line_of(&text, "algorithms"), 14, "twice");
 }
+
+#[test]
+fn a_timm_tag_outside_the_papers_list_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, lines) = with_model(&[("name", "odd"), ("timm", "resnet50")]);
+    let out = plan_text(dir.path(), &text);
+    assert_located(
+        &out,
+        lines[1],
+        8,
+        "`resnet50` is not one of the paper's 91 timm tags",
+    );
+}
+
+#[test]
+fn a_timm_tag_with_family_and_size_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, lines) = with_model(&[
+        ("name", "odd"),
+        ("timm", "convnext_tiny.fb_in1k"),
+        ("family", "resnet"),
+        ("size", "tiny"),
+    ]);
+    let out = plan_text(dir.path(), &text);
+    assert_located(
+        &out,
+        lines[0],
+        8,
+        "leave out `family`, `size` and `pretrain`",
+    );
+}
+
+#[test]
+fn a_model_needs_family_and_size_or_a_timm_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, lines) = with_model(&[("name", "odd"), ("family", "resnet")]);
+    let out = plan_text(dir.path(), &text);
+    assert_located(
+        &out,
+        lines[0],
+        8,
+        "give `family` and `size`, or a `timm` tag",
+    );
+}
+
+#[test]
+fn a_built_timm_tag_names_the_weights_it_trains_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, lines) = with_model(&[("name", "odd"), ("timm", "tf_efficientnet_lite1.in1k")]);
+    let out = plan_text(dir.path(), &text);
+    assert_located(&out, lines[1], 8, "set `weights = \"efficientnet-lite1\"`");
+}
+
+#[test]
+fn weights_for_a_timm_architecture_oodcal_does_not_build_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, lines) = with_model(&[
+        ("name", "odd"),
+        ("timm", "vgg11.tv_in1k"),
+        ("weights", "efficientnet-lite0"),
+    ]);
+    let out = plan_text(dir.path(), &text);
+    assert_located(
+        &out,
+        lines[2],
+        11,
+        "does not build `vgg11.tv_in1k` in burn yet",
+    );
+}

@@ -219,3 +219,100 @@ fn shipped_references_have_the_ids_of_todays_plans() {
         );
     }
 }
+
+/// The paper's grid on its four datasets: each manifest holds the 91 tags of
+/// the authors' list, the paper's protocol, and `plan` sizes every model in
+/// GPU hours from timm's FLOPs (DomainNet evaluates every 1,000 steps, the
+/// others every 300).
+#[test]
+fn the_papers_grid_plans_91_models_on_four_datasets_with_gpu_hours() {
+    let scratch = tempfile::tempdir().unwrap();
+    let manifest = repo().join("data-manifest.toml");
+    let authors =
+        std::fs::read_to_string(repo().join("reports/reference/authors_timm_model_list.csv"))
+            .unwrap();
+    let tags: Vec<&str> = authors
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(tags.len(), 91);
+    let mut total = 0.0;
+    for (dataset, evaluations) in [
+        ("pacs", 18),
+        ("vlcs", 18),
+        ("officehome", 18),
+        ("domainnet", 6),
+    ] {
+        let study = repo().join(format!("experiments/paper/{dataset}.toml"));
+        let plan = plan_json(scratch.path(), &study, &manifest);
+        let e = &plan["estimate"];
+        assert_eq!(e["evaluations_per_run"], evaluations, "{dataset}");
+        assert_eq!(
+            e["training_images_per_run"],
+            5001 * 32 * (if dataset == "domainnet" { 5 } else { 3 })
+        );
+        let gpu = &e["gpu"];
+        let per_model = gpu["per_model"].as_array().unwrap();
+        let names: Vec<&str> = per_model
+            .iter()
+            .map(|m| m["model"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names, tags,
+            "{dataset}: the authors' 91 tags in their order"
+        );
+        assert_eq!(gpu["models_without_flops"].as_array().unwrap().len(), 0);
+        for m in per_model {
+            assert_eq!(
+                m["runs"], 36,
+                "3 learning rates x 4 weight decays x 3 seeds"
+            );
+            assert!(m["gpu_hours"].as_f64().unwrap() > 0.0, "{m}");
+        }
+        // ViT-H/14 costs more than ResNet-50 in proportion to its FLOPs.
+        let hours = |tag: &str| {
+            per_model.iter().find(|m| m["model"] == tag).unwrap()["gpu_hours"]
+                .as_f64()
+                .unwrap()
+        };
+        let ratio = hours("vit_huge_patch14_224.mae") / hours("resnet50.tv_in1k");
+        assert!((ratio - 334.59 / 8.178).abs() < 0.1, "{ratio}");
+        total += gpu["total_gpu_hours"].as_f64().unwrap();
+    }
+    assert!(total > 1000.0, "{total}");
+}
+
+/// `run` trains the tags oodcal builds and refuses the others by name.
+#[test]
+fn a_tag_oodcal_does_not_build_is_planned_but_not_run() {
+    let scratch = tempfile::tempdir().unwrap();
+    let study = scratch.path().join("study.toml");
+    let quick = std::fs::read_to_string(repo().join("experiments/quick.toml")).unwrap();
+    let head = quick[..quick.find("[[model]]").unwrap()].replacen("runs/quick", "runs/vgg", 1);
+    std::fs::write(
+        &study,
+        format!("{head}[[model]]\nname = \"vgg\"\ntimm = \"vgg11.tv_in1k\"\n"),
+    )
+    .unwrap();
+    let plan = run(oodcal(scratch.path()).arg("plan").arg(&study));
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stdout.contains("timm:vgg11.tv_in1k"),
+        "{}",
+        plan.stdout
+    );
+    let out = run(oodcal(scratch.path())
+        .arg("run")
+        .arg(&study)
+        .args(["--limit", "1"]));
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("vgg11.tv_in1k")
+            && out
+                .stderr
+                .contains("does not build its architecture in burn yet"),
+        "{}",
+        out.stderr
+    );
+}

@@ -3,7 +3,8 @@
 //! `tests/fixtures/timm/` holds what `scripts/timm_structure.py` wrote with
 //! timm 1.0.31 on PyTorch's `meta` device: every state-dict tensor's key and
 //! shape for each tag of the authors' list (`structure.tsv.gz`), and each
-//! tag's parameter count, head classes, input size and FLOPs (`models.tsv`).
+//! tag's parameter count, head classes, input size and FLOPs (`src/model/timm_models.tsv`,
+//! which the registry embeds).
 //! A burn port of an architecture must produce that listing key for key.
 
 use std::collections::BTreeMap;
@@ -47,12 +48,12 @@ fn structure() -> BTreeMap<String, Listing> {
     by_tag
 }
 
-/// `models.tsv` rows by tag: column name → value.
+/// `timm_models.tsv` rows by tag: column name → value.
 fn models() -> BTreeMap<String, BTreeMap<String, String>> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(b'\t')
         .comment(Some(b'#'))
-        .from_path(repo().join("tests/fixtures/timm/models.tsv"))
+        .from_path(repo().join("src/model/timm_models.tsv"))
         .unwrap();
     let header = reader.headers().unwrap().clone();
     reader

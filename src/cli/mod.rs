@@ -4,6 +4,7 @@ mod bench;
 mod fetch;
 mod generate;
 mod metrics;
+mod models;
 mod plan;
 mod pretrain;
 mod report;
@@ -68,6 +69,8 @@ pub enum Command {
     Fetch(fetch::FetchArgs),
     /// Expand a study manifest into runs with content-addressed ids; show inputs and estimated compute.
     Plan(plan::PlanArgs),
+    /// List the models a manifest can name: the paper's 91 timm tags and the quick zoo.
+    Models(models::ModelsArgs),
     /// Accuracy, every ECE variant, NLL, Brier (and bootstrap CIs) of a predictions file (CSV or Parquet).
     Metrics(metrics::MetricsArgs),
     /// Generate the quick study's benchmark or a pre-training corpus; write a contact sheet or PNG folders.
@@ -111,6 +114,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Verify(a) => verify::run(&cli.global, a),
         Command::Fetch(a) => fetch::run(&cli.global, a),
         Command::Plan(a) => plan::run(&cli.global, a),
+        Command::Models(a) => models::run(a),
         Command::Metrics(a) => metrics::run(a),
         Command::Generate(a) => generate::run(&cli.global, a),
         Command::Bench(a) => bench::run(&cli.global, a),

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use super::{Context, Global};
 use crate::inputs::{verify_input, InputVerdict};
+use crate::study::compute::{model_costs, run_images, ModelCost, DEFAULT_TFLOPS};
 use crate::study::{expand, PlannedRun, Study};
 
 #[derive(Args, Debug)]
@@ -18,6 +19,9 @@ pub struct PlanArgs {
     /// Print the plan as JSON (full ids and resolved specs).
     #[arg(long)]
     pub json: bool,
+    /// Sustained TFLOP/s per GPU for the GPU-hour estimate.
+    #[arg(long, default_value_t = DEFAULT_TFLOPS)]
+    pub tflops: f64,
 }
 
 #[derive(Serialize)]
@@ -32,6 +36,20 @@ struct Estimate {
     runs: usize,
     training_images_per_run: u64,
     training_images_total: u64,
+    evaluation_images_per_run: u64,
+    evaluations_per_run: u64,
+    gpu: GpuEstimate,
+}
+
+/// GPU hours per model and in all, under the stated throughput model
+/// ([`crate::study::compute`]).
+#[derive(Serialize)]
+struct GpuEstimate {
+    tflops: f64,
+    per_model: Vec<ModelCost>,
+    /// Over the models whose FLOPs are known.
+    total_gpu_hours: f64,
+    models_without_flops: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -55,7 +73,7 @@ pub fn run(g: &Global, a: &PlanArgs) -> Result<ExitCode> {
     let runs = expand(&study, &ctx.catalogue);
     let inputs = input_lines(&ctx, &runs)?;
     ctx.cache.save_or_warn();
-    let estimate = estimate(&study, &ctx, runs.len());
+    let estimate = estimate(&study, &ctx, &runs, a.tflops);
     if a.json {
         let out = PlanJson {
             study: study.name(),
@@ -84,11 +102,14 @@ pub(super) fn input_lines(ctx: &Context, runs: &[PlannedRun]) -> Result<Vec<Inpu
         .into_iter()
         .map(|name| {
             let Some(input) = ctx.catalogue.get(name) else {
-                // Only zoo checkpoints can be named before they exist.
+                // Only zoo checkpoints and timm weights can be named before they exist.
                 return Ok(InputLine {
                     name: name.clone(),
                     digest: None,
-                    status: "not pinned yet: run `oodcal pretrain --pin`",
+                    status: match name.starts_with("timm:") {
+                        true => "timm weights: oodcal cannot load this architecture yet",
+                        false => "not pinned yet: run `oodcal pretrain --pin`",
+                    },
                 });
             };
             let status = verify_input(input, &ctx.roots, &ctx.cache)?;
@@ -104,20 +125,31 @@ pub(super) fn input_lines(ctx: &Context, runs: &[PlannedRun]) -> Result<Vec<Inpu
         .collect()
 }
 
-/// Training images processed (forward + backward): steps × batch × training domains.
-fn estimate(study: &Study, ctx: &Context, runs: usize) -> Estimate {
-    let domains = ctx
-        .catalogue
-        .get(study.benchmark.dataset.get_ref())
-        .map(|i| i.expected.domains.len())
-        .filter(|&n| n > 1)
-        .unwrap_or(4);
-    let per_run =
-        study.protocol.steps as u64 * study.protocol.batch_per_domain as u64 * (domains as u64 - 1);
+/// Images per run and, where every FLOP is known, GPU hours.
+fn estimate(study: &Study, ctx: &Context, runs: &[PlannedRun], tflops: f64) -> Estimate {
+    let images = run_images(study, &ctx.catalogue);
+    let runs_per_model: Vec<usize> = study
+        .models
+        .iter()
+        .map(|m| runs.iter().filter(|r| r.spec.model.name == m.name).count())
+        .collect();
+    let per_model = model_costs(study, images, tflops, &runs_per_model);
     Estimate {
-        runs,
-        training_images_per_run: per_run,
-        training_images_total: per_run * runs as u64,
+        runs: runs.len(),
+        training_images_per_run: images.training,
+        training_images_total: images.training * runs.len() as u64,
+        evaluation_images_per_run: images.evaluation,
+        evaluations_per_run: images.evaluations,
+        gpu: GpuEstimate {
+            tflops,
+            total_gpu_hours: per_model.iter().filter_map(|c| c.gpu_hours).sum(),
+            models_without_flops: per_model
+                .iter()
+                .filter(|c| c.gpu_hours.is_none())
+                .map(|c| c.model.clone())
+                .collect(),
+            per_model,
+        },
     }
 }
 
@@ -171,7 +203,47 @@ fn print_table(study: &Study, runs: &[PlannedRun], inputs: &[InputLine], e: &Est
         );
     }
     println!(
-        "\ncompute: {} training images per run, {} in all (forward + backward), plus evaluation",
-        e.training_images_per_run, e.training_images_total
+        "\ncompute: {} training images per run, {} in all (forward + backward); \
+         {} evaluation images per run over {} evaluations",
+        e.training_images_per_run,
+        e.training_images_total,
+        e.evaluation_images_per_run,
+        e.evaluations_per_run
     );
+    print_gpu_hours(&e.gpu);
+}
+
+/// The per-model GPU-hour table, where any model's FLOPs are known.
+fn print_gpu_hours(g: &GpuEstimate) {
+    if g.per_model.iter().all(|c| c.gpu_hours.is_none()) {
+        return;
+    }
+    println!(
+        "\nGPU hours at {} TFLOP/s sustained per GPU (training 3x forward FLOPs; \
+         change with --tflops):",
+        g.tflops
+    );
+    println!(
+        "  {:<44} {:>6} {:>12} {:>12}",
+        "model", "runs", "GFLOPs/img", "GPU hours"
+    );
+    for c in &g.per_model {
+        let (Some(gflops), Some(hours)) = (c.gflops_per_image, c.gpu_hours) else {
+            continue;
+        };
+        println!(
+            "  {:<44} {:>6} {:>12.2} {:>12.2}",
+            c.model, c.runs, gflops, hours
+        );
+    }
+    println!(
+        "  {:<44} {:>6} {:>12} {:>12.2}",
+        "total", "", "", g.total_gpu_hours
+    );
+    if !g.models_without_flops.is_empty() {
+        println!(
+            "  not counted (no FLOP count): {}",
+            g.models_without_flops.join(", ")
+        );
+    }
 }

@@ -31,7 +31,7 @@ pub fn run(g: &Global, a: &ReproduceArgs) -> Result<ExitCode> {
     let study = Study::load(&a.study, &ctx.catalogue)?;
     let runs = expand(&study, &ctx.catalogue);
     println!("[1/3] plan: {} runs of study {}", runs.len(), study.name());
-    super::run::require_inputs(&ctx, &runs)?;
+    super::run::require_runnable(&ctx, &runs)?;
     let plan_file = ctx.roots.repo.join(&study.runs_dir).join("plan.json");
     let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
     crate::atomic::write(&plan_file, serde_json::to_string_pretty(&ids)?.as_bytes())?;

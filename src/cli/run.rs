@@ -57,7 +57,7 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<ExitCode> {
         .into_iter()
         .cloned()
         .collect();
-    require_inputs(&ctx, &chosen)?;
+    require_runnable(&ctx, &chosen)?;
     let options = RunOptions {
         backend: a.backend,
         only: a.only.clone(),
@@ -85,8 +85,15 @@ pub(super) fn exit_code(summary: &StudySummary) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Every input of the planned runs must verify before any training starts.
-pub(super) fn require_inputs(ctx: &Context, runs: &[PlannedRun]) -> Result<()> {
+/// Before any training starts, every planned run's architecture must be one
+/// oodcal builds (a timm tag may only be planned), and every input must verify.
+pub(super) fn require_runnable(ctx: &Context, runs: &[PlannedRun]) -> Result<()> {
+    let mut checked = std::collections::BTreeSet::new();
+    for r in runs {
+        if checked.insert(r.spec.model.name.get_ref()) {
+            r.spec.model.model_spec(r.spec.benchmark.resolution)?;
+        }
+    }
     let lines = super::plan::input_lines(ctx, runs)?;
     ctx.cache.save_or_warn();
     let bad: Vec<String> = lines

@@ -117,7 +117,7 @@ fn submit(g: &Global, a: &SubmitArgs) -> Result<ExitCode> {
         println!("nothing to submit: {}", counts(&states));
         return Ok(ExitCode::SUCCESS);
     }
-    super::run::require_inputs(&ctx, &todo.iter().map(|r| (*r).clone()).collect::<Vec<_>>())?;
+    super::run::require_runnable(&ctx, &todo.iter().map(|r| (*r).clone()).collect::<Vec<_>>())?;
     let ids: Vec<&str> = todo.iter().map(|r| r.id.as_str()).collect();
     let sub = Submission::create(&runs_dir, &ids)?;
     let inv = invocation(g, &ctx, &a.study, a)?;

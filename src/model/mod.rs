@@ -10,6 +10,7 @@ pub mod head;
 pub mod init;
 pub mod module_path;
 pub mod noise;
+pub mod registry;
 pub mod resnet;
 pub mod vit;
 pub mod zoo;

@@ -125,9 +125,10 @@ fn domainbed_rows() -> Vec<DomainBedRow> {
 /// checkpoint: EfficientNet-Lite on ImageNet-1k is timm's
 /// `tf_efficientnet_lite*.in1k` (the same TensorFlow weights).
 pub fn timm_tag(m: &ModelSummary) -> Option<String> {
-    match (m.family.as_str(), m.pretraining.as_deref()) {
-        ("efficientnet-lite", Some("imagenet-1k")) => {
-            Some(format!("tf_efficientnet_{}.in1k", m.size))
+    match m.pretraining.as_deref() {
+        Some("imagenet-1k") => {
+            let spec = crate::model::ModelSpec::from_parts(&m.family, &m.size).ok()?;
+            Some(crate::model::registry::lite_tag(spec.lite_variant()?))
         }
         _ => None,
     }

@@ -9,6 +9,7 @@ use toml::Spanned;
 use crate::aggregate::Rule;
 use crate::data::recipes::RecipeName;
 use crate::inputs::{relative_path, Catalogue};
+use crate::model::registry::{timm_model, TimmModel};
 use crate::model::{HeadMode, ModelSpec};
 use crate::source_error::SourceError;
 use crate::train::{Algorithm, OptimizerKind};
@@ -88,7 +89,11 @@ pub struct ModelEntry {
     /// Display label, unique within the study.
     #[serde(serialize_with = "ser_spanned")]
     pub name: Spanned<String>,
+    /// The architecture by the zoo's names (`resnet` / `tiny`,
+    /// `efficientnet-lite` / `lite0`); empty for a `timm` entry.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub family: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub size: String,
     /// A `[[pretrain]]` entry of this study.
     #[serde(default, serialize_with = "ser_opt_spanned")]
@@ -96,21 +101,56 @@ pub struct ModelEntry {
     /// A weights input of `data-manifest.toml` (downloaded checkpoints).
     #[serde(default, serialize_with = "ser_opt_spanned")]
     pub weights: Option<Spanned<String>>,
+    /// One of the paper's timm tags ([`crate::model::registry`]), instead of
+    /// `family` and `size`. Left out of the spec when absent, so that the
+    /// ids of runs planned before it existed stay as they were.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_opt_spanned"
+    )]
+    pub timm: Option<Spanned<String>>,
 }
 
 impl ModelEntry {
     pub fn is_from_scratch(&self) -> bool {
-        self.pretrain.is_none() && self.weights.is_none()
+        self.pretrain.is_none() && self.weights.is_none() && self.timm.is_none()
+    }
+
+    /// The registry entry of a `timm` model (checked when the study loads).
+    pub fn timm_model(&self) -> Option<&'static TimmModel> {
+        self.timm.as_ref().and_then(|t| timm_model(t.get_ref()))
     }
 
     /// The architecture at `resolution` (the zoo's own `family-size` parser,
-    /// so the manifest and the zoo never disagree on what exists).
+    /// so the manifest and the zoo never disagree on what exists; a timm tag
+    /// through the registry, which says which tags oodcal builds).
     pub fn model_spec(&self, resolution: u32) -> anyhow::Result<ModelSpec> {
         use anyhow::Context as _;
-        let spec = ModelSpec::from_parts(&self.family, &self.size)
-            .with_context(|| format!("model `{}`", self.name.get_ref()))?;
+        let spec = match &self.timm {
+            Some(tag) => timm_builds_as(tag.get_ref()).map(ModelSpec::lite),
+            None => ModelSpec::from_parts(&self.family, &self.size).map_err(anyhow::Error::from),
+        }
+        .with_context(|| format!("model `{}`", self.name.get_ref()))?;
         Ok(spec.with_image_size(resolution as usize))
     }
+}
+
+/// The burn architecture a timm tag trains as, or why it cannot be trained.
+fn timm_builds_as(tag: &str) -> anyhow::Result<crate::model::LiteVariant> {
+    let Some(model) = timm_model(tag) else {
+        anyhow::bail!(
+            "`{tag}` is not one of the paper's 91 timm tags (`oodcal models` lists them)"
+        );
+    };
+    model.builds_as().ok_or_else(|| {
+        anyhow::anyhow!(
+            "timm tag `{tag}` ({}) is one of the paper's models, but oodcal does not build \
+             its architecture in burn yet; `plan` sizes it, `run` cannot train it \
+             (`oodcal models` shows which tags build)",
+            model.family
+        )
+    })
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -349,8 +389,13 @@ fn check_models(
                 format!("model `{}` is declared twice", m.name.get_ref()),
             ));
         }
-        let spec = ModelSpec::from_parts(&m.family, &m.size)
-            .map_err(|e| err(at, format!("model `{}`: {e}", m.name.get_ref())))?;
+        let spec = match &m.timm {
+            Some(tag) => match check_timm(m, tag, err)? {
+                Some(spec) => spec,
+                None => continue,
+            },
+            None => zoo_spec(m, err)?,
+        };
         // The resolution is the study's, but whether a network takes it is the model's.
         let resolution = raw.benchmark.resolution as usize;
         if let Err(e) = spec.with_image_size(resolution).validate() {
@@ -396,6 +441,80 @@ fn check_models(
         }
     }
     Ok(())
+}
+
+/// A model named by the zoo's `family` and `size`.
+fn zoo_spec(m: &ModelEntry, err: ErrAt) -> Result<ModelSpec, SourceError> {
+    let at = m.name.span().start;
+    if m.family.is_empty() || m.size.is_empty() {
+        return Err(err(
+            at,
+            format!(
+                "model `{}`: give `family` and `size`, or a `timm` tag",
+                m.name.get_ref()
+            ),
+        ));
+    }
+    ModelSpec::from_parts(&m.family, &m.size)
+        .map_err(|e| err(at, format!("model `{}`: {e}", m.name.get_ref())))
+}
+
+/// A model named by a timm tag: one of the registry's, alone (no `family`,
+/// `size` or `[[pretrain]]`), and with the weights input it trains from
+/// where oodcal builds it. Returns its architecture where oodcal builds it;
+/// `None` for a tag that `plan` sizes and `run` refuses.
+fn check_timm(
+    m: &ModelEntry,
+    tag: &Spanned<String>,
+    err: ErrAt,
+) -> Result<Option<ModelSpec>, SourceError> {
+    let name = m.name.get_ref();
+    let Some(model) = timm_model(tag.get_ref()) else {
+        return Err(err(
+            tag.span().start,
+            format!(
+                "model `{name}`: `{}` is not one of the paper's 91 timm tags \
+                 (`oodcal models` lists them)",
+                tag.get_ref()
+            ),
+        ));
+    };
+    if !m.family.is_empty() || !m.size.is_empty() || m.pretrain.is_some() {
+        return Err(err(
+            m.name.span().start,
+            format!(
+                "model `{name}`: a `timm` tag names the architecture and its weights; \
+                 leave out `family`, `size` and `pretrain`"
+            ),
+        ));
+    }
+    let at = m
+        .weights
+        .as_ref()
+        .map_or(tag.span().start, |w| w.span().start);
+    let given = m.weights.as_ref().map(|w| w.get_ref().as_str());
+    match model.builds_as() {
+        Some(variant) if given == Some(variant.name()) => Ok(Some(ModelSpec::lite(variant))),
+        Some(variant) => Err(err(
+            at,
+            format!(
+                "model `{name}`: timm tag `{}` trains from the weights input `{}`: \
+                 set `weights = \"{}\"`",
+                model.tag,
+                variant.name(),
+                variant.name()
+            ),
+        )),
+        None if given.is_some() => Err(err(
+            at,
+            format!(
+                "model `{name}`: oodcal does not build `{}` in burn yet, so no weights \
+                 load into it; leave out `weights`",
+                model.tag
+            ),
+        )),
+        None => Ok(None),
+    }
 }
 
 /// Smallest and largest input side a study may ask for (the zoo's smallest

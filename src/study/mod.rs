@@ -4,6 +4,7 @@
 //! sweeps (optimizer × learning rate × weight decay × seed) expand into runs,
 //! each with a content-addressed id.
 
+pub mod compute;
 mod expand;
 mod manifest;
 mod run_id;

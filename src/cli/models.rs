@@ -1,0 +1,75 @@
+//! `oodcal models`: the models a manifest can name, and which of them oodcal trains.
+
+use anyhow::Result;
+use clap::Args;
+use serde::Serialize;
+use std::process::ExitCode;
+
+use crate::model::registry::{timm_models, TimmModel};
+use crate::model::ModelSpec;
+
+#[derive(Args, Debug)]
+pub struct ModelsArgs {
+    /// Print the listing as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Listing<'a> {
+    /// The paper's timm tags (`timm = "..."` in a manifest).
+    timm: Vec<TimmLine<'a>>,
+    /// The quick zoo's architectures (`family` and `size` in a manifest).
+    zoo: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct TimmLine<'a> {
+    #[serde(flatten)]
+    model: &'a TimmModel,
+    /// Whether oodcal builds and trains this tag (otherwise `plan` only).
+    builds: bool,
+}
+
+pub fn run(a: &ModelsArgs) -> Result<ExitCode> {
+    let listing = Listing {
+        timm: timm_models()
+            .iter()
+            .map(|model| TimmLine {
+                model,
+                builds: model.builds_as().is_some(),
+            })
+            .collect(),
+        zoo: ModelSpec::all().iter().map(ModelSpec::name).collect(),
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&listing)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<44} {:<18} {:>9} {:>6} {:<42} {:>6} {:>9}  builds",
+        "timm tag", "family", "params M", "head", "pre-training", "top-1", "GFLOPs224"
+    );
+    for line in &listing.timm {
+        let m = line.model;
+        println!(
+            "{:<44} {:<18} {:>9.2} {:>6} {:<42} {:>6} {:>9.2}  {}",
+            m.tag,
+            m.family,
+            m.params as f64 / 1e6,
+            m.head_classes,
+            m.pretraining,
+            m.top1.map_or("-".to_string(), |t| format!("{t:.2}")),
+            m.flops_224 as f64 / 1e9,
+            if line.builds { "yes" } else { "not yet" }
+        );
+    }
+    let built = listing.timm.iter().filter(|l| l.builds).count();
+    println!(
+        "\n{} timm tags, {built} of them built in burn; the others are planned \
+         (`oodcal plan`) but not trained.\nThe quick zoo (built in burn): {}",
+        listing.timm.len(),
+        listing.zoo.join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}

