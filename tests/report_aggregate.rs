@@ -113,7 +113,7 @@ fn claims_hold_on_data_built_to_support_them() {
     assert_eq!(size.models, six, "each claim names the models it rests on");
     assert!(
         size.test
-            .contains("resnet, pre-training `corpus-8k-baseline`; vit"),
+            .contains("resnet, 8000 pre-training images, recipe `baseline`; vit"),
         "{}",
         size.test
     );
@@ -220,7 +220,7 @@ fn size_is_compared_within_a_family_never_across() {
     assert_eq!(size.verdict, Verdict::DoesNotHold, "{size:?}");
     assert!(
         size.note
-            .contains("resnet, pre-training `corpus-8k-baseline`: -1.00 over 3 models"),
+            .contains("resnet, 8000 pre-training images, recipe `baseline`: -1.00 over 3 models"),
         "{}",
         size.note
     );

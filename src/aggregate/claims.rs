@@ -12,7 +12,7 @@
 //! decides whether a claim has enough models to be tested.
 //!
 //! Comparisons are controlled: model size (claims 2, 4a) is varied within one
-//! family and one pre-training, corpus size (3, 4b) within one architecture
+//! family, corpus size and recipe, corpus size (3, 4b) within one architecture
 //! and recipe, recipe (6) within one architecture and corpus. Strata are
 //! pooled only through a within-stratum statistic (the model-weighted mean of
 //! each stratum's rank correlation), so a difference between families never
@@ -214,21 +214,35 @@ struct Strata<'a> {
     groups: Vec<(String, Vec<&'a RunRow>)>,
 }
 
-/// Model size: pre-trained runs by family and pre-training (corpus and
-/// recipe), so that only the size varies inside a stratum.
+/// Model size: pre-trained runs by family, corpus size and recipe, so that
+/// only the size varies inside a stratum (and checkpoints pre-trained with
+/// other seeds on the same data and recipe join their stratum); the
+/// pre-training's name where the corpus size is not known.
 fn size_strata(selected: &[RunRow]) -> Strata<'_> {
     let mut groups: BTreeMap<String, Vec<&RunRow>> = BTreeMap::new();
     for r in selected.iter().filter(|r| r.is_pretrained()) {
-        let p = r.pretraining.as_deref().unwrap_or_default();
+        let data = match r.pretrain_images {
+            Some(n) => format!("{n} pre-training images"),
+            None => format!(
+                "pre-training `{}`",
+                r.pretraining.as_deref().unwrap_or_default()
+            ),
+        };
         groups
-            .entry(format!("{}, pre-training `{p}`", r.family))
+            .entry(format!("{}, {data}, {}", r.family, recipe_text(r)))
             .or_default()
             .push(r);
     }
     Strata {
-        within: Some("one family and one pre-training"),
+        within: Some("one family, corpus size and recipe"),
         groups: groups.into_iter().collect(),
     }
+}
+
+fn recipe_text(r: &RunRow) -> String {
+    r.recipe
+        .as_deref()
+        .map_or("recipe not stated".to_string(), |k| format!("recipe `{k}`"))
 }
 
 /// Corpus size: pre-trained runs with a known corpus size by family, size
@@ -236,12 +250,8 @@ fn size_strata(selected: &[RunRow]) -> Strata<'_> {
 fn data_strata(selected: &[RunRow]) -> Strata<'_> {
     let mut groups: BTreeMap<String, Vec<&RunRow>> = BTreeMap::new();
     for r in selected.iter().filter(|r| r.pretrain_images.is_some()) {
-        let recipe = r
-            .recipe
-            .as_deref()
-            .map_or("recipe not stated".to_string(), |k| format!("recipe `{k}`"));
         groups
-            .entry(format!("{} {}, {recipe}", r.family, r.size))
+            .entry(format!("{} {}, {}", r.family, r.size, recipe_text(r)))
             .or_default()
             .push(r);
     }
