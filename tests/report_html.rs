@@ -298,3 +298,35 @@ fn a_model_that_did_not_learn_is_marked_in_the_figures() {
     assert!(html.contains("hollow ring: a model that did not learn"));
     assert!(html.contains("<td>at-chance</td>"));
 }
+
+/// Each quick-study checkpoint's held-out accuracy on its corpus (from its
+/// committed figures file) stands beside its model, judged by the rule the
+/// models are held to; the committed page shows the section.
+#[test]
+fn each_checkpoint_is_shown_with_how_well_it_learned_its_corpus() {
+    use oodcal::inputs::Catalogue;
+    use oodcal::report::checkpoints::checkpoint_rows;
+    use oodcal::study::Study;
+    let repo = common::repo();
+    let catalogue = Catalogue::load(&repo.join("data-manifest.toml")).unwrap();
+    let study = Study::load(&repo.join("experiments/quick.toml"), &catalogue).unwrap();
+    let rows = checkpoint_rows(&study, &catalogue, &repo);
+    let pretrained = study.models.iter().filter(|m| m.pretrain.is_some()).count();
+    assert_eq!(rows.len(), pretrained);
+    assert!(
+        rows.iter()
+            .all(|r| r.held_out_accuracy.is_some() && r.learned.is_some()),
+        "{rows:?}"
+    );
+    let two_k = rows.iter().find(|r| r.corpus == "glyph-corpus-2k").unwrap();
+    assert_eq!(
+        (two_k.held_out_accuracy, two_k.learned),
+        (Some(68.0), Some(true))
+    );
+    // At or below chance on 1,000 images cannot pass for having learned.
+    for r in rows.iter().filter(|r| r.held_out_accuracy <= r.chance) {
+        assert_eq!(r.learned, Some(false), "{r:?}");
+    }
+    let page = std::fs::read_to_string(repo.join("reports/quick/index.html")).unwrap();
+    assert!(page.contains("Did the checkpoints learn their corpora?"));
+}

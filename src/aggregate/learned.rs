@@ -132,7 +132,7 @@ pub fn check_runs(label: &str, rows: &[&RunRow]) -> Learning {
 }
 
 /// Lower end of the Wilson score interval of `correct / n` (0 for n = 0).
-fn wilson_lower(correct: usize, n: usize) -> f64 {
+pub fn wilson_lower(correct: usize, n: usize) -> f64 {
     if n == 0 {
         return 0.0;
     }

@@ -68,6 +68,9 @@ pub fn build_report_as(
         .iter()
         .map(|i| (i.name.clone(), i.source.clone()))
         .collect();
+    if let Some(repo) = catalogue.file.parent() {
+        meta.checkpoints = super::checkpoints::checkpoint_rows(study, catalogue, repo);
+    }
     if let Some(data) = catalogue.get(study.benchmark.dataset.get_ref()) {
         meta.id_domains = super::domains::id_cuts(
             &data.expected.domains,
@@ -127,7 +130,8 @@ pub fn write_report(
     let reference = published::published();
     let provenance = provenance::provenance(&agg.records);
     let id_by_domain = domains::id_by_domain(records_dir, &agg.selected, &meta.id_domains)?;
-    let warnings = warnings(agg);
+    let mut warnings = warnings(agg);
+    warnings.extend(super::checkpoints::notice(&meta.checkpoints));
     let page = html::render(&html::Page {
         study: meta,
         aggregate: agg,

@@ -38,6 +38,8 @@ pub struct StudyMeta {
     /// The training domains' shares of the ID-validation rows (from the
     /// data manifest; empty when it does not list the dataset's domains).
     pub id_domains: Vec<DomainCut>,
+    /// The pre-trained models' checkpoints and how well each learned its corpus.
+    pub checkpoints: Vec<super::checkpoints::CheckpointRow>,
 }
 
 /// "12.34 ± 0.56", or "12.34" for a single seed.
@@ -98,6 +100,36 @@ fn learning_rows(a: &Aggregate) -> Vec<Value> {
                 uniform_nll => shown(l.uniform_nll, 3),
                 verdict => l.verdict.text(),
                 failed => l.verdict == Learned::No,
+            }
+        })
+        .collect()
+}
+
+/// Each checkpoint's held-out accuracy on its corpus beside its model's
+/// fine-tuned ID and OOD accuracy (mean ± SE over seeds).
+fn checkpoint_rows(a: &Aggregate, rows: &[super::checkpoints::CheckpointRow]) -> Vec<Value> {
+    let opt =
+        |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
+    rows.iter()
+        .map(|c| {
+            let model = a.models.iter().find(|m| m.label == c.label);
+            context! {
+                label => c.label.clone(),
+                corpus => c.corpus.clone(),
+                recipe => c.recipe.clone(),
+                steps => count(c.steps as u64),
+                held_out => opt(c.held_out_accuracy, 1),
+                images => c.held_out_images.map_or("–".to_string(), |n| count(n as u64)),
+                chance => opt(c.chance, 1),
+                loss => opt(c.final_loss, 3),
+                id => model.map_or("–".to_string(), |m| mean_se(&m.id_accuracy)),
+                ood => model.map_or("–".to_string(), |m| mean_se(&m.ood_accuracy)),
+                learned => match c.learned {
+                    Some(true) => "yes",
+                    Some(false) => "did not learn",
+                    None => "–",
+                },
+                failed => c.learned == Some(false),
             }
         })
         .collect()
@@ -343,6 +375,8 @@ pub fn render(page: &Page) -> Result<String> {
         splits => split_rows(a, page.id_by_domain.as_deref()),
         id_domains => page.id_by_domain.as_ref().map(|_| page.study.id_domains.iter().map(|c| c.name.clone()).collect::<Vec<_>>()),
         learning => learning_rows(a),
+        checkpoints => checkpoint_rows(a, &page.study.checkpoints),
+        checkpoints_not_learned => page.study.checkpoints.iter().filter(|c| c.learned == Some(false)).count(),
         algorithm_names => algorithm_names,
         algorithm_table => algorithm_table,
         learned_margin => crate::aggregate::learned::MARGIN_POINTS,
@@ -380,6 +414,7 @@ impl StudyMeta {
             compare: None,
             input_sources: Default::default(),
             id_domains: Vec::new(),
+            checkpoints: Vec::new(),
         }
     }
 
@@ -400,6 +435,7 @@ impl StudyMeta {
             compare: None,
             input_sources: Default::default(),
             id_domains: Vec::new(),
+            checkpoints: Vec::new(),
         })
     }
 }

@@ -20,6 +20,7 @@
 //! of reading.
 
 pub mod build;
+pub mod checkpoints;
 pub mod compare;
 pub mod distance;
 pub mod domains;

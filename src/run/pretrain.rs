@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use burn::tensor::backend::AutodiffBackend;
-use serde::{Deserialize, Serialize};
 
 use super::parallel::{for_each_parallel, threads_per_job};
 use super::sources::PoolSource;
@@ -24,7 +23,9 @@ use crate::data::ImageSet;
 use crate::inputs::{Catalogue, Generator, Roots};
 use crate::metrics::Predictions;
 use crate::model::{ModelSpec, Network};
-use crate::study::{targets, PretrainEntry, PretrainTarget, Study};
+use crate::study::{
+    read_stats, stats_path, targets, PretrainEntry, PretrainStats, PretrainTarget, Study,
+};
 use crate::train::{
     dispatch, logits_of_trained, mean_loss, save_weights, train, BackendJob, BackendKind,
     DeviceInfo, LrSchedule, OptimizerSpec, TrainConfig,
@@ -36,24 +37,6 @@ const PRETRAIN_WEIGHT_DECAY: f64 = 0.05;
 const PRETRAIN_CHECKPOINT_EVERY: usize = 100;
 /// Fresh corpus images (never trained on) the held-out accuracy is measured on.
 const HELD_OUT_IMAGES: usize = 1000;
-
-/// How well a checkpoint learnt its corpus: written beside it as
-/// `<checkpoint>.json` and printed, the quick study's analogue of a timm
-/// model's ImageNet accuracy.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PretrainStats {
-    pub checkpoint: String,
-    pub key: String,
-    pub corpus: String,
-    pub recipe: String,
-    pub steps: u32,
-    /// Mean training loss over the last tenth of the steps.
-    pub final_loss: f64,
-    pub held_out_images: usize,
-    /// Top-1 accuracy (percent) on `held_out_images` fresh corpus images.
-    pub held_out_accuracy: f64,
-    pub seconds: f64,
-}
 
 #[derive(Clone, Debug, Default)]
 pub struct PretrainOptions {
@@ -197,12 +180,6 @@ fn describe(outcome: &PretrainOutcome) -> String {
     }
 }
 
-/// The figures written beside a checkpoint, if they are there and readable.
-fn read_stats(sidecar: &Path) -> Option<PretrainStats> {
-    let text = std::fs::read_to_string(sidecar).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
 fn learnt(stats: &PretrainStats) -> String {
     format!(
         "final loss {:.3}, held-out accuracy {:.1}% on {} fresh images",
@@ -281,13 +258,6 @@ fn train_checkpoint(
     crate::atomic::write(&sidecar, json.as_bytes())
         .with_context(|| format!("{}: cannot write", sidecar.display()))?;
     Ok((sha256_bytes(&bytes), stats))
-}
-
-/// `<checkpoint>.json`: the checkpoint's [`PretrainStats`].
-pub fn stats_path(checkpoint: &Path) -> PathBuf {
-    let mut name = checkpoint.as_os_str().to_owned();
-    name.push(".json");
-    PathBuf::from(name)
 }
 
 /// Fresh images of a generated corpus's classes, never trained on.

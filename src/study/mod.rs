@@ -13,4 +13,7 @@ mod zoo_checkpoint;
 pub use expand::{expand, PlannedRun};
 pub use manifest::{Benchmark, ModelEntry, PretrainEntry, Protocol, Study, StudyHeader};
 pub use run_id::{run_id, RunSpec, RUN_SPEC_SCHEMA};
-pub use zoo_checkpoint::{targets, zoo_checkpoint, PretrainTarget, ZooCheckpoint, ZOO_DIR};
+pub use zoo_checkpoint::{
+    read_stats, stats_path, targets, zoo_checkpoint, PretrainStats, PretrainTarget, ZooCheckpoint,
+    ZOO_DIR,
+};

@@ -7,7 +7,9 @@
 //! SHA-256 is pinned in `data-manifest.toml` under the input name, and run ids
 //! include it, so every fine-tuning run names the exact weights it started from.
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::path::{Path, PathBuf};
 
 use super::manifest::{ModelEntry, PretrainEntry, Study};
 use crate::checksum::sha256_bytes;
@@ -114,4 +116,35 @@ pub fn targets(study: &Study, catalogue: &Catalogue) -> Vec<PretrainTarget> {
         }
     }
     out
+}
+
+/// How well a checkpoint learnt its corpus: written beside it as
+/// `<checkpoint>.json` and printed, the quick study's analogue of a timm
+/// model's ImageNet accuracy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PretrainStats {
+    pub checkpoint: String,
+    pub key: String,
+    pub corpus: String,
+    pub recipe: String,
+    pub steps: u32,
+    /// Mean training loss over the last tenth of the steps.
+    pub final_loss: f64,
+    pub held_out_images: usize,
+    /// Top-1 accuracy (percent) on `held_out_images` fresh corpus images.
+    pub held_out_accuracy: f64,
+    pub seconds: f64,
+}
+
+/// `<checkpoint>.json`: the checkpoint's [`PretrainStats`].
+pub fn stats_path(checkpoint: &Path) -> PathBuf {
+    let mut name = checkpoint.as_os_str().to_owned();
+    name.push(".json");
+    PathBuf::from(name)
+}
+
+/// The figures written beside a checkpoint, if they are there and readable.
+pub fn read_stats(sidecar: &Path) -> Option<PretrainStats> {
+    let text = std::fs::read_to_string(sidecar).ok()?;
+    serde_json::from_str(&text).ok()
 }
