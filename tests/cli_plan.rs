@@ -316,3 +316,12 @@ fn a_tag_oodcal_does_not_build_is_planned_but_not_run() {
         out.stderr
     );
 }
+
+#[test]
+fn a_gpu_rate_that_is_not_positive_is_refused() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out =
+        run(oodcal(scratch.path()).args(["plan", "experiments/pacs-lite.toml", "--tflops", "0"]));
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("--tflops"), "{}", out.stderr);
+}

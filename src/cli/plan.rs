@@ -68,6 +68,11 @@ struct RunJson<'a> {
 }
 
 pub fn run(g: &Global, a: &PlanArgs) -> Result<ExitCode> {
+    anyhow::ensure!(
+        a.tflops.is_finite() && a.tflops > 0.0,
+        "--tflops: a GPU's sustained rate must be a positive number of TFLOP/s, not {}",
+        a.tflops
+    );
     let ctx = Context::open(g, true)?;
     let study = Study::load(&a.study, &ctx.catalogue)?;
     let runs = expand(&study, &ctx.catalogue);

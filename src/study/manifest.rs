@@ -9,7 +9,7 @@ use toml::Spanned;
 use crate::aggregate::Rule;
 use crate::data::recipes::RecipeName;
 use crate::inputs::{relative_path, Catalogue};
-use crate::model::registry::{timm_model, TimmModel};
+use crate::model::registry::timm_model;
 use crate::model::{HeadMode, ModelSpec};
 use crate::source_error::SourceError;
 use crate::train::{Algorithm, OptimizerKind};
@@ -115,11 +115,6 @@ pub struct ModelEntry {
 impl ModelEntry {
     pub fn is_from_scratch(&self) -> bool {
         self.pretrain.is_none() && self.weights.is_none() && self.timm.is_none()
-    }
-
-    /// The registry entry of a `timm` model (checked when the study loads).
-    pub fn timm_model(&self) -> Option<&'static TimmModel> {
-        self.timm.as_ref().and_then(|t| timm_model(t.get_ref()))
     }
 
     /// The architecture at `resolution` (the zoo's own `family-size` parser,
