@@ -309,7 +309,7 @@ fn different_engines_or_protocols_are_never_pooled() {
         "{warnings:?}"
     );
     assert!(
-        warnings.iter().any(|w| w.contains("\"steps\":500")),
+        warnings.iter().any(|w| w.contains("steps = 500")),
         "{warnings:?}"
     );
 }

@@ -58,15 +58,33 @@ impl GroupKey {
         }
     }
 
-    /// One line for warnings: engine, short digests, protocol.
+    /// One line for warnings and the page: engine, short digests, protocol.
     pub fn describe(&self) -> String {
         format!(
-            "engine {}, Cargo.lock {}, benchmark data {}, protocol {}",
+            "engine {}, Cargo.lock {}, benchmark data {}; protocol: {}",
             self.engine,
             short(&self.cargo_lock_sha256),
             short(&self.data_digest),
-            self.protocol
+            self.protocol_text()
         )
+    }
+
+    /// The protocol as a reader takes it in, `key = value` in key order
+    /// (the key keeps the JSON, which is what groups compare).
+    fn protocol_text(&self) -> String {
+        let Ok(fields) =
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&self.protocol)
+        else {
+            return self.protocol.clone();
+        };
+        fields
+            .iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{k} = {s}"),
+                v => format!("{k} = {v}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// The fields on which `self` differs from `other`, by name.
@@ -124,4 +142,24 @@ pub fn split_groups(runs: Vec<LoadedRun>) -> Vec<Group> {
             .then_with(|| a.key.cmp(&b.key))
     });
     groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_protocol_reads_as_key_value_pairs() {
+        let key = GroupKey {
+            engine: "oodcal-engine-2".to_string(),
+            cargo_lock_sha256: "a".repeat(64),
+            data_digest: "b".repeat(64),
+            protocol: r#"{"benchmark.test_domain":"art","steps":60}"#.to_string(),
+        };
+        assert_eq!(
+            key.describe(),
+            "engine oodcal-engine-2, Cargo.lock aaaaaaaaaaaa, benchmark data bbbbbbbbbbbb; \
+             protocol: benchmark.test_domain = art, steps = 60"
+        );
+    }
 }
