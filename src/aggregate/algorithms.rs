@@ -18,7 +18,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::claims::{fill, ClaimResult};
-use super::cluster::support;
+use super::cluster::{mean, support};
 use super::learned::{check_runs, Learned};
 use super::rows::RunRow;
 use super::summary::MeanSe;
@@ -193,8 +193,4 @@ fn interval(cells: &Cells, references: &[&str], options: &BootstrapOptions) -> (
 
 fn mean_over(references: &[&str], f: impl Fn(&str) -> f64) -> f64 {
     references.iter().map(|r| f(r)).sum::<f64>() / references.len() as f64
-}
-
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
 }

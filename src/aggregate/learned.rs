@@ -114,7 +114,7 @@ pub fn check_runs(label: &str, rows: &[&RunRow]) -> Learning {
     let verdict = match evidence {
         None => Learned::Unchecked,
         Some(_) if examples == 0 => Learned::Unchecked,
-        Some(_) if lower_bound > chance + MARGIN_POINTS => Learned::Yes,
+        Some(_) if clears_chance(lower_bound, chance) => Learned::Yes,
         Some(_) => Learned::No,
     };
     Learning {
@@ -129,6 +129,12 @@ pub fn check_runs(label: &str, rows: &[&RunRow]) -> Learning {
         uniform_nll: (classes as f64).ln(),
         verdict,
     }
+}
+
+/// The rule for "learned": the Wilson 95% lower bound of an accuracy, in
+/// percent, lies more than [`MARGIN_POINTS`] above chance (percent).
+pub fn clears_chance(lower_bound: f64, chance: f64) -> bool {
+    lower_bound > chance + MARGIN_POINTS
 }
 
 /// Lower end of the Wilson score interval of `correct / n` (0 for n = 0).

@@ -76,7 +76,7 @@ pub fn timm_model(tag: &str) -> Option<&'static TimmModel> {
 /// Both tables are committed files checked by this module's tests, so a
 /// malformed row is a build defect: it panics with the row.
 fn parse(authors: &str, table: &str) -> Vec<TimmModel> {
-    let built: BTreeMap<&str, Vec<&str>> = table
+    let measured: BTreeMap<&str, Vec<&str>> = table
         .lines()
         .filter(|l| !l.starts_with('#') && !l.starts_with("tag\t"))
         .map(|l| {
@@ -103,7 +103,7 @@ fn parse(authors: &str, table: &str) -> Vec<TimmModel> {
         .records()
         .map(|row| {
             let row = row.expect("authors list row");
-            let t = &built[&row[tag]];
+            let t = &measured[&row[tag]];
             let number = |i: usize| {
                 t[i].parse::<u64>()
                     .unwrap_or_else(|_| panic!("timm_models.tsv: {}: column {i}", t[0]))

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use std::path::Path;
 
-use crate::aggregate::learned::{wilson_lower, MARGIN_POINTS};
+use crate::aggregate::learned::{clears_chance, wilson_lower, MARGIN_POINTS};
 use crate::inputs::Catalogue;
 use crate::study::{read_stats, stats_path, zoo_checkpoint, Study};
 
@@ -47,7 +47,7 @@ pub fn checkpoint_rows(study: &Study, catalogue: &Catalogue, repo: &Path) -> Vec
                 (Some(s), Some(chance)) => {
                     let correct = (s.held_out_accuracy * s.held_out_images as f64 / 100.0).round();
                     let lower = 100.0 * wilson_lower(correct as usize, s.held_out_images);
-                    Some(lower > chance + MARGIN_POINTS)
+                    Some(clears_chance(lower, chance))
                 }
                 _ => None,
             };

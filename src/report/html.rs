@@ -108,8 +108,6 @@ fn learning_rows(a: &Aggregate) -> Vec<Value> {
 /// Each checkpoint's held-out accuracy on its corpus beside its model's
 /// fine-tuned ID and OOD accuracy (mean ± SE over seeds).
 fn checkpoint_rows(a: &Aggregate, rows: &[super::checkpoints::CheckpointRow]) -> Vec<Value> {
-    let opt =
-        |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
     rows.iter()
         .map(|c| {
             let model = a.models.iter().find(|m| m.label == c.label);

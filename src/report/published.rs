@@ -4,6 +4,8 @@
 //! folder, and their digests are printed in the provenance section.
 
 use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use crate::aggregate::ModelSummary;
 use crate::checksum::sha256_bytes;
@@ -137,12 +139,21 @@ pub fn timm_tag(m: &ModelSummary) -> Option<String> {
 /// The model's timm tag and its ImageNet-1k top-1 (%) in timm's results table.
 pub fn imagenet_top1(m: &ModelSummary) -> Option<(String, f64)> {
     let tag = timm_tag(m)?;
-    let top1 = rows(TIMM_RESULTS)
-        .find(|f| f.len() >= 6 && f[0] == "imagenet" && f[1] == tag)?
-        .get(5)?
-        .parse()
-        .ok()?;
+    let top1 = (*imagenet_results().get(tag.as_str())?)?;
     Some((tag, top1))
+}
+
+/// timm's ImageNet-1k top-1 (%) by tag, parsed once (a page asks per model):
+/// the first row of a tag the table lists more than once.
+fn imagenet_results() -> &'static BTreeMap<&'static str, Option<f64>> {
+    static TOP1: OnceLock<BTreeMap<&'static str, Option<f64>>> = OnceLock::new();
+    TOP1.get_or_init(|| {
+        let mut top1 = BTreeMap::new();
+        for f in rows(TIMM_RESULTS).filter(|f| f.len() >= 6 && f[0] == "imagenet") {
+            top1.entry(f[1]).or_insert_with(|| f[5].parse().ok());
+        }
+        top1
+    })
 }
 
 #[cfg(test)]
