@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use burn::tensor::backend::AutodiffBackend;
 use oodcal::model::efficientnet_lite::LiteVariant;
+use oodcal::model::timm::TimmArch;
 use oodcal::weights::load::torch_layout;
 
 type B = <oodcal::train::CpuBackend as AutodiffBackend>::InnerBackend;
@@ -164,4 +165,56 @@ fn efficientnet_lite_has_timms_keys_and_shapes() {
         );
         assert_eq!(ours.len(), timm.len(), "{tag}");
     }
+}
+
+/// Every tag of a ported timm family produces timm's listing, key for key
+/// and shape for shape (BatchNorm's step counter aside). The networks are
+/// built lazily, so even ViT-H/14 allocates no weights here. A headless tag
+/// (MAE, DINO) has no classifier in timm's listing, so ours is left out.
+#[test]
+fn ported_families_have_timms_keys_and_shapes_for_every_tag() {
+    let structure = structure();
+    let models = models();
+    let device = Default::default();
+    let mut checked = Vec::new();
+    for (tag, listing) in &structure {
+        let Some(arch) = TimmArch::from_tag(tag) else {
+            continue;
+        };
+        let classes: usize = models[tag]["num_classes"].parse().unwrap();
+        let network = arch.init_network::<B>(classes.max(1), &device);
+        let mut ours: Listing = torch_layout(&network)
+            .into_iter()
+            .filter(|(path, _)| classes > 0 || !path.starts_with("head."))
+            .map(|(path, shape)| (arch.timm_key(&path), shape))
+            .collect();
+        let mut timm: Listing = listing
+            .iter()
+            .filter(|(k, _)| !k.ends_with("num_batches_tracked"))
+            .cloned()
+            .collect();
+        ours.sort();
+        timm.sort();
+        let only_ours: Vec<_> = ours.iter().filter(|t| !timm.contains(t)).take(3).collect();
+        let only_timm: Vec<_> = timm.iter().filter(|t| !ours.contains(t)).take(3).collect();
+        assert!(
+            only_ours.is_empty() && only_timm.is_empty(),
+            "{tag}: only ours {only_ours:?}, only timm's {only_timm:?}"
+        );
+        assert_eq!(
+            param_count(&ours).to_string(),
+            models[tag]["params"],
+            "{tag}"
+        );
+        checked.push(tag.split('.').next().unwrap().to_string());
+    }
+    checked.dedup();
+    let families = ["resnet", "vit_", "convnext", "mixer", "vgg", "regnety"];
+    for family in families {
+        assert!(
+            checked.iter().any(|name| name.starts_with(family)),
+            "no {family} tag was checked"
+        );
+    }
+    println!("{} architectures checked: {checked:?}", checked.len());
 }

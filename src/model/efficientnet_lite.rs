@@ -305,9 +305,9 @@ pub fn torch_key(path: &str) -> String {
 }
 
 /// The key convention of the reference's state dicts.
-pub const TORCH_KEYS: KeyConvention = KeyConvention {
-    file_key: torch_key,
-    ignored: |key| key.ends_with(".num_batches_tracked"),
+pub const TORCH_KEYS: KeyConvention<'static> = KeyConvention {
+    file_key: &torch_key,
+    ignored: &|key: &str| key.ends_with(".num_batches_tracked"),
 };
 
 impl EfficientNetLiteConfig {

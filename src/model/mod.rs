@@ -12,6 +12,7 @@ pub mod module_path;
 pub mod noise;
 pub mod registry;
 pub mod resnet;
+pub mod timm;
 pub mod vit;
 pub mod zoo;
 
@@ -53,6 +54,8 @@ pub enum Backbone<B: Backend> {
     ResNet(ResNet<B>),
     Vit(Vit<B>),
     EfficientNetLite(EfficientNetLite<B>),
+    /// One of the paper's timm architectures.
+    Timm(timm::TimmBackbone<B>),
 }
 
 impl<B: Backend> Backbone<B> {
@@ -63,6 +66,7 @@ impl<B: Backend> Backbone<B> {
             Backbone::ResNet(net) => net.forward(images),
             Backbone::Vit(net) => net.forward(images),
             Backbone::EfficientNetLite(net) => net.forward(images, noise),
+            Backbone::Timm(net) => net.forward(images),
         }
     }
 }

@@ -17,17 +17,19 @@ use crate::model::init::param_id_for;
 use crate::model::module_path::ModulePath;
 
 /// How a model's parameter paths relate to the keys of a PyTorch state dict.
+/// (Closures, not function pointers: an architecture's mapping may depend on
+/// its configuration.)
 #[derive(Clone, Copy)]
-pub struct KeyConvention {
+pub struct KeyConvention<'a> {
     /// The file key of a parameter, from its burn path with PyTorch's field
-    /// names (`gamma`/`beta` of a BatchNorm already read `weight`/`bias`).
-    pub file_key: fn(&str) -> String,
+    /// names (`gamma`/`beta` of a BatchNorm or LayerNorm already read `weight`/`bias`).
+    pub file_key: &'a dyn Fn(&str) -> String,
     /// File keys with no burn counterpart, skipped without complaint
     /// (e.g. BatchNorm's `num_batches_tracked`).
-    pub ignored: fn(&str) -> bool,
+    pub ignored: &'a dyn Fn(&str) -> bool,
 }
 
-impl fmt::Debug for KeyConvention {
+impl fmt::Debug for KeyConvention<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("KeyConvention")
     }
@@ -108,7 +110,7 @@ pub struct LoadError {
 pub fn load_state_dict<B: Backend, M: Module<B>>(
     module: M,
     dict: &StateDict,
-    convention: KeyConvention,
+    convention: KeyConvention<'_>,
     origin: &str,
 ) -> Result<M, LoadError> {
     let mut loader = Loader {
@@ -139,7 +141,7 @@ pub fn load_state_dict<B: Backend, M: Module<B>>(
 
 struct Loader<'a> {
     dict: &'a StateDict,
-    convention: KeyConvention,
+    convention: KeyConvention<'a>,
     path: ModulePath,
     used: HashSet<String>,
     mismatches: Vec<Mismatch>,
@@ -151,11 +153,12 @@ impl Loader<'_> {
     }
 }
 
-/// The burn path with PyTorch's field names (BatchNorm's gamma/beta are weight/bias).
+/// The burn path with PyTorch's field names (a BatchNorm's or LayerNorm's
+/// gamma/beta are weight/bias).
 fn torch_path(path: &ModulePath) -> String {
     let mut names = path.names();
     if let (Some(last), Some((_, owner))) = (names.last_mut(), path.field_and_owner()) {
-        if owner == "Struct:BatchNorm" {
+        if owner == "Struct:BatchNorm" || owner == "Struct:LayerNorm" {
             match *last {
                 "gamma" => *last = "weight",
                 "beta" => *last = "bias",
@@ -208,7 +211,8 @@ impl<B: Backend> ModuleVisitor<B> for Layout {
     }
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        let shape = torch_shape(&self.path, &param.val().dims());
+        // The lazy shape: listing a large model allocates none of its weights.
+        let shape = torch_shape(&self.path, param.lazy_shape().as_slice());
         self.tensors.push((torch_path(&self.path), shape));
     }
 }

@@ -1,9 +1,11 @@
-//! Pre-trained weights from outside the package: reading PyTorch files and
-//! putting their tensors into burn modules.
+//! Pre-trained weights from outside the package: reading PyTorch and
+//! safetensors files, and putting their tensors into burn modules.
 
 pub mod load;
+pub mod safetensors;
 pub mod torch_legacy;
 
+pub use self::safetensors::read_safetensors;
 pub use load::{load_state_dict, KeyConvention, LoadError, Mismatch};
 pub use torch_legacy::{read_state_dict, HostTensor, ReadError, StateDict, TorchDtype};
 

@@ -151,6 +151,8 @@ pub enum ReadErrorKind {
     Io(std::io::Error),
     #[error("a zip-format torch file (torch >= 1.6); only the legacy format is supported")]
     ZipFormat,
+    #[error("not a valid safetensors file: {0}")]
+    Safetensors(String),
     #[error(
         "truncated: {what} at byte {offset} needs {needed} byte(s), but the file ends at byte {len}"
     )]

@@ -1,0 +1,177 @@
+//! Numeric parity with timm: each architecture class at a reduced size.
+//!
+//! `scripts/timm_parity_fixture.py` instantiated timm's own model classes
+//! with fewer blocks and narrower widths (the same code paths as the
+//! published models), drew every tensor of their state dicts at random, and
+//! saved them with timm's logits for fixed inputs, in evaluation mode
+//! (BatchNorm's running statistics) and training mode (batch statistics).
+//! The burn ports load those files through the loader real timm weights
+//! take and must give the same logits within 1e-4.
+
+use std::path::PathBuf;
+
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+use oodcal::model::timm::convnext::ConvNeXtConfig;
+use oodcal::model::timm::mixer::MixerConfig;
+use oodcal::model::timm::regnet::RegNetConfig;
+use oodcal::model::timm::resnet::ResNetConfig;
+use oodcal::model::timm::vgg::VggConfig;
+use oodcal::model::timm::vit::VitConfig;
+use oodcal::model::timm::TimmArch;
+use oodcal::weights::{read_safetensors, StateDict};
+
+type Train = oodcal::train::CpuBackend;
+type Eval = <Train as AutodiffBackend>::InnerBackend;
+
+const CLASSES: usize = 10;
+const TOLERANCE: f32 = 1e-4;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/timm_parity/{name}"))
+}
+
+/// The reduced configurations the fixture script built, by fixture name.
+fn reduced(name: &str) -> TimmArch {
+    match name {
+        "resnet" => TimmArch::ResNet(ResNetConfig {
+            layers: [1, 2, 1, 1],
+            channels: [8, 16, 24, 32],
+        }),
+        "vit" => TimmArch::Vit(VitConfig {
+            patch: 8,
+            dim: 32,
+            depth: 2,
+            heads: 4,
+            image_size: 32,
+        }),
+        "convnext" => TimmArch::ConvNeXt(ConvNeXtConfig {
+            depths: [1, 1, 2, 1],
+            dims: [8, 16, 24, 32],
+        }),
+        "mixer" => TimmArch::Mixer(MixerConfig {
+            patch: 8,
+            dim: 32,
+            depth: 2,
+            image_size: 32,
+        }),
+        "vgg" => TimmArch::Vgg(VggConfig {
+            convs: [1, 1, 2, 0, 0],
+            widths: [8, 16, 16, 0, 0],
+            hidden: 24,
+        }),
+        "regnety" => TimmArch::RegNet(RegNetConfig {
+            depth: 6,
+            w0: 8,
+            wa: 12.0,
+            wm: 2.0,
+            group_size: 8,
+            se_ratio: 0.25,
+            stem_width: 8,
+        }),
+        other => panic!("no reduced configuration for {other}"),
+    }
+}
+
+fn tensor<B: Backend, const D: usize>(dict: &StateDict, key: &str) -> Tensor<B, D> {
+    let t = dict.get(key).unwrap_or_else(|| panic!("no {key}"));
+    Tensor::from_data(
+        TensorData::new(t.data.clone(), t.shape.clone()),
+        &Default::default(),
+    )
+}
+
+fn max_abs_diff<B: Backend>(a: Tensor<B, 2>, b: Tensor<B, 2>) -> f32 {
+    a.sub(b).abs().max().into_scalar().elem()
+}
+
+/// Largest |burn − timm| over every case, in (evaluation, training) mode.
+fn parity(name: &str) -> (f32, f32) {
+    let arch = reduced(name);
+    let weights_file = fixture(&format!("{name}.safetensors"));
+    let weights = read_safetensors(&weights_file).unwrap();
+    let io = read_safetensors(&fixture(&format!("{name}.io.safetensors"))).unwrap();
+    let origin = weights_file.display().to_string();
+    let device = Default::default();
+    let eval_net = arch
+        .load(
+            arch.init_network::<Eval>(CLASSES, &device),
+            &weights,
+            &origin,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let train_net = arch
+        .load(
+            arch.init_network::<Train>(CLASSES, &device),
+            &weights,
+            &origin,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (mut eval_worst, mut train_worst) = (0f32, 0f32);
+    let cases = io.keys().filter(|k| k.ends_with(".input")).count();
+    assert!(cases > 0, "{name}: no cases");
+    for case in 0..cases {
+        let key = |what: &str| format!("case{case}.{what}");
+        let eval = eval_net.forward(tensor::<Eval, 4>(&io, &key("input")));
+        eval_worst = eval_worst.max(max_abs_diff(eval, tensor(&io, &key("eval"))));
+        let train = train_net.forward(tensor::<Train, 4>(&io, &key("input")));
+        train_worst = train_worst.max(max_abs_diff(train, tensor(&io, &key("train"))));
+    }
+    println!("{name}: max |burn - timm| evaluation {eval_worst:.2e}, training {train_worst:.2e}");
+    (eval_worst, train_worst)
+}
+
+fn assert_parity(name: &str) {
+    let (eval, train) = parity(name);
+    assert!(
+        eval < TOLERANCE && train < TOLERANCE,
+        "{name}: evaluation {eval:e}, training {train:e}"
+    );
+}
+
+#[test]
+fn resnet_matches_timm() {
+    assert_parity("resnet");
+}
+
+#[test]
+fn vit_matches_timm() {
+    assert_parity("vit");
+}
+
+#[test]
+fn convnext_matches_timm() {
+    assert_parity("convnext");
+}
+
+#[test]
+fn mixer_matches_timm() {
+    assert_parity("mixer");
+}
+
+/// Two input sides: one reaching `pre_logits`' 7×7 convolution exactly, one
+/// that timm pools up to 7×7 first.
+#[test]
+fn vgg_matches_timm() {
+    assert_parity("vgg");
+}
+
+#[test]
+fn regnety_matches_timm() {
+    assert_parity("regnety");
+}
+
+/// The logits are not trivially close: the fixture's two samples differ, so
+/// a model that ignored its input would fail.
+#[test]
+fn the_fixtures_logits_depend_on_the_input() {
+    let io = read_safetensors(&fixture("resnet.io.safetensors")).unwrap();
+    let logits = &io.get("case0.eval").unwrap().data;
+    let (first, second) = logits.split_at(CLASSES);
+    let spread = first
+        .iter()
+        .zip(second)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(spread > 100.0 * TOLERANCE, "{spread}");
+}
