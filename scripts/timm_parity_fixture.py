@@ -10,7 +10,11 @@ heads and BatchNorm scales, which would hide mistakes), and writes
   (what `oodcal` loads through the same loader as real timm weights);
 * `<name>.io.safetensors`: fixed inputs and timm's logits for them, in
   evaluation mode (BatchNorm's running statistics) and in training mode
-  (batch statistics), computed in float64 and stored as float32.
+  (batch statistics), computed in float64 and stored as float32; and
+  `photo.eval`, the evaluation logits of
+* `<name>.photo.png`: a crop of a CC0 photograph at the model's first input
+  side (exact pixels, no resampling), normalised as timm normalises for
+  ImageNet, for `oodcal predict`'s test.
 
 The Rust test `tests/model_timm_parity.rs` builds the same reduced
 configurations and must match the logits within 1e-4.
@@ -25,7 +29,9 @@ import sys
 from pathlib import Path
 
 import timm
+import numpy as np
 import torch
+from PIL import Image
 from safetensors.torch import save_file
 from timm.layers import ClassifierHead
 from timm.models.convnext import ConvNeXt
@@ -37,6 +43,19 @@ from timm.models.vgg import VGG, ConvMlp
 from timm.models.vision_transformer import VisionTransformer
 
 CLASSES = 10
+PHOTO = Path(__file__).resolve().parent.parent / "tests/fixtures/effnet/photos/chelsea_224.png"
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+
+
+def photo_crop(side):
+    """A side x side crop of the photograph, and its normalised CHW tensor."""
+    crop = Image.open(PHOTO).convert("RGB").crop((80, 60, 80 + side, 60 + side))
+    x = torch.from_numpy(np.asarray(crop, dtype=np.float64) / 255.0).permute(2, 0, 1)
+    x = (x - torch.tensor(MEAN, dtype=torch.float64)[:, None, None]) / torch.tensor(
+        STD, dtype=torch.float64
+    )[:, None, None]
+    return crop, x[None]
 
 
 def vgg():
@@ -154,6 +173,11 @@ def main():
             io[f"case{case}.input"] = x.float().contiguous()
             io[f"case{case}.eval"] = logits_eval.float().contiguous()
             io[f"case{case}.train"] = logits_train.float().contiguous()
+        crop, x = photo_crop(sides[0])
+        crop.save(out / f"{name}.photo.png")
+        model.eval()
+        with torch.no_grad():
+            io["photo.eval"] = model(x).float().contiguous()
         save_file(io, str(out / f"{name}.io.safetensors"), metadata={"timm": timm.__version__})
         params = sum(v.numel() for v in state.values())
         print(json.dumps({"name": name, "tensors": len(state), "numbers": params, "sides": sides}))

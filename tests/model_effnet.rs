@@ -673,3 +673,39 @@ fn trains_on_the_autodiff_backend_at_another_resolution() {
     let norm: f32 = stem.abs().sum().into_scalar().elem();
     assert!(norm.is_finite() && norm > 0.0, "stem gradient {norm}");
 }
+
+/// `oodcal predict` with the pinned weights names the same top-1 class for
+/// each photograph as the reference's fixture (and the test above).
+#[test]
+fn predict_names_the_reference_top1_class_of_each_photograph() {
+    let text = std::fs::read_to_string(fixtures().join("photos.json")).unwrap();
+    let fixture: Value = serde_json::from_str(&text).unwrap();
+    let names = std::fs::read_to_string(fixtures().join("imagenet_classes.txt")).unwrap();
+    let names: Vec<&str> = names.lines().collect();
+    for variant in LiteVariant::ALL {
+        for photo in PHOTOS {
+            let entry = &fixture["photos"][photo]["models"][variant.name()];
+            let image = fixtures().join(entry["input"].as_str().unwrap());
+            let top1 = entry["top5"][0]["index"].as_u64().unwrap() as usize;
+            let run = std::process::Command::new(env!("CARGO_BIN_EXE_oodcal"))
+                .args(["predict", variant.name(), "--top", "1", "--weights"])
+                .arg(weights_file(variant))
+                .arg(&image)
+                .output()
+                .unwrap();
+            assert!(
+                run.status.success(),
+                "{}",
+                String::from_utf8_lossy(&run.stderr)
+            );
+            let printed = String::from_utf8_lossy(&run.stdout);
+            let expected = format!("{top1:>5}  p = ");
+            assert!(
+                printed.contains(&expected) && printed.contains(names[top1]),
+                "{} {photo}: expected class {top1} ({}) in\n{printed}",
+                variant.name(),
+                names[top1]
+            );
+        }
+    }
+}

@@ -13,13 +13,14 @@ use std::path::PathBuf;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use oodcal::model::timm::convnext::ConvNeXtConfig;
+use oodcal::model::timm::efficientnet::EfficientNetConfig;
 use oodcal::model::timm::mixer::MixerConfig;
 use oodcal::model::timm::regnet::RegNetConfig;
 use oodcal::model::timm::resnet::ResNetConfig;
 use oodcal::model::timm::vgg::VggConfig;
 use oodcal::model::timm::vit::VitConfig;
 use oodcal::model::timm::TimmArch;
-use oodcal::weights::{read_safetensors, StateDict};
+use oodcal::weights::{read_safetensors, HostTensor, StateDict};
 
 type Train = oodcal::train::CpuBackend;
 type Eval = <Train as AutodiffBackend>::InnerBackend;
@@ -68,6 +69,16 @@ fn reduced(name: &str) -> TimmArch {
             group_size: 8,
             se_ratio: 0.25,
             stem_width: 8,
+        }),
+        "tf_efficientnet" => TimmArch::EfficientNet(EfficientNetConfig {
+            width: 0.25,
+            depth: 0.5,
+            lite: false,
+        }),
+        "tf_efficientnet_lite" => TimmArch::EfficientNet(EfficientNetConfig {
+            width: 0.25,
+            depth: 0.5,
+            lite: true,
         }),
         other => panic!("no reduced configuration for {other}"),
     }
@@ -161,6 +172,17 @@ fn regnety_matches_timm() {
     assert_parity("regnety");
 }
 
+/// An odd input side, so TensorFlow's SAME padding is asymmetric.
+#[test]
+fn tf_efficientnet_matches_timm() {
+    assert_parity("tf_efficientnet");
+}
+
+#[test]
+fn tf_efficientnet_lite_matches_timm() {
+    assert_parity("tf_efficientnet_lite");
+}
+
 /// The logits are not trivially close: the fixture's two samples differ, so
 /// a model that ignored its input would fail.
 #[test]
@@ -174,4 +196,91 @@ fn the_fixtures_logits_depend_on_the_input() {
         .map(|(a, b)| (a - b).abs())
         .fold(0f32, f32::max);
     assert!(spread > 100.0 * TOLERANCE, "{spread}");
+}
+
+/// A file with one tensor renamed, one missing and one of the wrong shape is
+/// refused, and the error names every key involved.
+#[test]
+fn a_file_that_does_not_fit_is_refused_naming_each_key() {
+    let arch = reduced("resnet");
+    let mut dict = read_safetensors(&fixture("resnet.safetensors")).unwrap();
+    let renamed = dict.remove("layer2.0.conv2.weight").unwrap();
+    dict.insert("layer2.0.conv_2.weight", renamed);
+    dict.remove("layer3.0.bn1.running_var").unwrap();
+    dict.insert(
+        "fc.bias",
+        HostTensor::new(vec![CLASSES + 1], vec![0.0; CLASSES + 1]),
+    );
+    let device = Default::default();
+    let err = arch
+        .load(
+            arch.init_network::<Eval>(CLASSES, &device),
+            &dict,
+            "edited.safetensors",
+        )
+        .unwrap_err();
+    let message = err.to_string();
+    for expected in [
+        "edited.safetensors",
+        "missing key `layer2.0.conv2.weight`",
+        "unused key `layer2.0.conv_2.weight`",
+        "missing key `layer3.0.bn1.running_var`",
+        "shape mismatch for key `fc.bias`: the file has [11], the model's `head.bias` needs [10]",
+    ] {
+        assert!(message.contains(expected), "{expected} not in:\n{message}");
+    }
+    assert_eq!(err.mismatches.len(), 4, "{message}");
+}
+
+/// `oodcal predict` on a photograph crop, with a reduced model's random
+/// weights from safetensors, writes timm's logits for that image (the
+/// fixture's `photo.eval`, timm's own preprocessing) within 1e-4.
+#[test]
+fn predict_gives_timms_logits_on_a_photograph() {
+    let out = tempfile::tempdir().unwrap();
+    for name in [
+        "resnet",
+        "vit",
+        "convnext",
+        "mixer",
+        "vgg",
+        "regnety",
+        "tf_efficientnet",
+        "tf_efficientnet_lite",
+    ] {
+        let csv = out.path().join(format!("{name}.csv"));
+        let arch = serde_json::to_string(&reduced(name)).unwrap();
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_oodcal"))
+            .args(["predict", &arch])
+            .arg("--weights")
+            .arg(fixture(&format!("{name}.safetensors")))
+            .arg("--logits")
+            .arg(&csv)
+            .arg(fixture(&format!("{name}.photo.png")))
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let ours: Vec<f32> = std::fs::read_to_string(&csv)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|line| line.rsplit(',').next().unwrap().parse().unwrap())
+            .collect();
+        let io = read_safetensors(&fixture(&format!("{name}.io.safetensors"))).unwrap();
+        let timm = &io.get("photo.eval").unwrap().data;
+        assert_eq!(ours.len(), timm.len(), "{name}");
+        let worst = ours
+            .iter()
+            .zip(timm)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        println!("{name}: predict vs timm on the photograph {worst:.2e}");
+        assert!(worst < TOLERANCE, "{name}: {worst:e}");
+        let printed = String::from_utf8_lossy(&run.stdout);
+        assert!(printed.contains(" 1. "), "{name}: no ranking in\n{printed}");
+    }
 }

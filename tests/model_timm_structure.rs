@@ -208,8 +208,18 @@ fn ported_families_have_timms_keys_and_shapes_for_every_tag() {
         );
         checked.push(tag.split('.').next().unwrap().to_string());
     }
+    assert_eq!(checked.len(), 91, "every tag of the paper builds");
     checked.dedup();
-    let families = ["resnet", "vit_", "convnext", "mixer", "vgg", "regnety"];
+    let families = [
+        "resnet",
+        "vit_",
+        "convnext",
+        "mixer",
+        "vgg",
+        "regnety",
+        "tf_efficientnet_b",
+        "tf_efficientnet_lite",
+    ];
     for family in families {
         assert!(
             checked.iter().any(|name| name.starts_with(family)),

@@ -6,6 +6,7 @@ mod generate;
 mod metrics;
 mod models;
 mod plan;
+mod predict;
 mod pretrain;
 mod report;
 mod reproduce;
@@ -71,6 +72,8 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// List the models a manifest can name: the paper's 91 timm tags and the quick zoo.
     Models(models::ModelsArgs),
+    /// Load a weights file into a named architecture and print each image's top classes (and `--logits`).
+    Predict(predict::PredictArgs),
     /// Accuracy, every ECE variant, NLL, Brier (and bootstrap CIs) of a predictions file (CSV or Parquet).
     Metrics(metrics::MetricsArgs),
     /// Generate the quick study's benchmark or a pre-training corpus; write a contact sheet or PNG folders.
@@ -115,6 +118,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Fetch(a) => fetch::run(&cli.global, a),
         Command::Plan(a) => plan::run(&cli.global, a),
         Command::Models(a) => models::run(a),
+        Command::Predict(a) => predict::run(a),
         Command::Metrics(a) => metrics::run(a),
         Command::Generate(a) => generate::run(&cli.global, a),
         Command::Bench(a) => bench::run(&cli.global, a),

@@ -27,7 +27,9 @@ struct Listing<'a> {
 struct TimmLine<'a> {
     #[serde(flatten)]
     model: &'a TimmModel,
-    /// Whether oodcal builds and trains this tag (otherwise `plan` only).
+    /// Whether oodcal builds the tag's architecture in burn (timm's keys and logits).
+    ported: bool,
+    /// Whether studies train this tag today (from pinned weights).
     builds: bool,
 }
 
@@ -37,6 +39,7 @@ pub fn run(a: &ModelsArgs) -> Result<ExitCode> {
             .iter()
             .map(|model| TimmLine {
                 model,
+                ported: model.arch().is_some(),
                 builds: model.builds_as().is_some(),
             })
             .collect(),
@@ -47,13 +50,13 @@ pub fn run(a: &ModelsArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<44} {:<18} {:>9} {:>6} {:<42} {:>6} {:>9}  builds",
-        "timm tag", "family", "params M", "head", "pre-training", "top-1", "GFLOPs224"
+        "{:<44} {:<18} {:>9} {:>6} {:<42} {:>6} {:>9}  {:<6} trains",
+        "timm tag", "family", "params M", "head", "pre-training", "top-1", "GFLOPs224", "burn"
     );
     for line in &listing.timm {
         let m = line.model;
         println!(
-            "{:<44} {:<18} {:>9.2} {:>6} {:<42} {:>6} {:>9.2}  {}",
+            "{:<44} {:<18} {:>9.2} {:>6} {:<42} {:>6} {:>9.2}  {:<6} {}",
             m.tag,
             m.family,
             m.params as f64 / 1e6,
@@ -61,13 +64,16 @@ pub fn run(a: &ModelsArgs) -> Result<ExitCode> {
             m.pretraining,
             m.top1.map_or("-".to_string(), |t| format!("{t:.2}")),
             m.flops_224 as f64 / 1e9,
+            if line.ported { "yes" } else { "no" },
             if line.builds { "yes" } else { "not yet" }
         );
     }
+    let ported = listing.timm.iter().filter(|l| l.ported).count();
     let built = listing.timm.iter().filter(|l| l.builds).count();
     println!(
-        "\n{} timm tags, {built} of them built in burn; the others are planned \
-         (`oodcal plan`) but not trained.\nThe quick zoo (built in burn): {}",
+        "\n{} timm tags; {ported} built in burn with timm's keys and logits (`oodcal predict` \
+         loads their safetensors); {built} train in studies today, the others are planned \
+         (`oodcal plan`).\nThe quick zoo (built in burn): {}",
         listing.timm.len(),
         listing.zoo.join(", ")
     );

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use super::efficientnet_lite::LiteVariant;
+use super::timm::TimmArch;
 
 const AUTHORS_LIST: &str = include_str!("../../reports/reference/authors_timm_model_list.csv");
 const TIMM_TABLE: &str = include_str!("timm_models.tsv");
@@ -42,6 +43,12 @@ pub struct TimmModel {
 }
 
 impl TimmModel {
+    /// The burn port of the tag's architecture, with timm's keys and logits
+    /// (`tests/model_timm_structure.rs`, `tests/model_timm_parity.rs`).
+    pub fn arch(&self) -> Option<TimmArch> {
+        TimmArch::from_tag(&self.tag)
+    }
+
     /// The burn architecture and the `data-manifest.toml` weights input a tag
     /// trains as, where oodcal has both; `None` for the rest (not built yet).
     pub fn builds_as(&self) -> Option<LiteVariant> {
@@ -150,6 +157,16 @@ mod tests {
             timm_model("resnet50").is_none(),
             "tags carry their pretrained tag"
         );
+    }
+
+    #[test]
+    fn every_tag_has_a_burn_architecture() {
+        let missing: Vec<&str> = timm_models()
+            .iter()
+            .filter(|m| m.arch().is_none())
+            .map(|m| m.tag.as_str())
+            .collect();
+        assert!(missing.is_empty(), "{missing:?}");
     }
 
     #[test]

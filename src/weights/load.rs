@@ -89,11 +89,20 @@ impl fmt::Display for Mismatch {
     }
 }
 
+/// Mismatches a [`LoadError`]'s message spells out.
+pub const SHOWN: usize = 20;
+
 /// A state dict that does not fit a module: every mismatch, in module order
 /// (unused keys last, in file order).
+/// (The message lists the first [`SHOWN`] of them: a file for another
+/// size of the architecture misfits in every tensor.)
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{origin} does not fit the model ({} problem(s)):\n  {}", .mismatches.len(),
-    .mismatches.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
+#[error("{origin} does not fit the model ({} problem(s)):\n  {}{}", .mismatches.len(),
+    .mismatches.iter().take(SHOWN).map(ToString::to_string).collect::<Vec<_>>().join("\n  "),
+    match .mismatches.len().saturating_sub(SHOWN) {
+        0 => String::new(),
+        more => format!("\n  ... and {more} more"),
+    })]
 pub struct LoadError {
     /// Where the state dict came from (a file name), for the message.
     pub origin: String,

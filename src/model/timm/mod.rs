@@ -9,6 +9,7 @@
 //! Adding a family means a new file and its lines here.
 
 pub mod convnext;
+pub mod efficientnet;
 pub mod layers;
 pub mod mixer;
 pub mod regnet;
@@ -24,6 +25,7 @@ use super::{Backbone, Network};
 use crate::weights::{load_state_dict, KeyConvention, LoadError, StateDict};
 
 use convnext::{ConvNeXt, ConvNeXtConfig};
+use efficientnet::{EfficientNet, EfficientNetConfig};
 use mixer::{Mixer, MixerConfig};
 use regnet::{RegNet, RegNetConfig};
 use resnet::{ResNet, ResNetConfig};
@@ -36,7 +38,7 @@ const PATH: &str = "backbone.Timm.";
 
 /// The architecture of a timm model, resolved from its name.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "arch", rename_all = "kebab-case")]
+#[serde(tag = "arch", rename_all = "lowercase")]
 pub enum TimmArch {
     ResNet(ResNetConfig),
     Vit(VitConfig),
@@ -44,6 +46,7 @@ pub enum TimmArch {
     Mixer(MixerConfig),
     Vgg(VggConfig),
     RegNet(RegNetConfig),
+    EfficientNet(EfficientNetConfig),
 }
 
 /// A timm feature extractor (everything below the classifier).
@@ -56,6 +59,7 @@ pub enum TimmBackbone<B: Backend> {
     Mixer(Mixer<B>),
     Vgg(Vgg<B>),
     RegNet(RegNet<B>),
+    EfficientNet(EfficientNet<B>),
 }
 
 impl TimmArch {
@@ -82,7 +86,16 @@ impl TimmArch {
             "vgg13" => A::Vgg(VggConfig::vgg13()),
             "vgg16" => A::Vgg(VggConfig::vgg16()),
             "vgg19" => A::Vgg(VggConfig::vgg19()),
-            _ => A::RegNet(RegNetConfig::regnety(name.strip_prefix("regnety_")?)?),
+            _ => {
+                if let Some(size) = name.strip_prefix("regnety_") {
+                    return RegNetConfig::regnety(size).map(A::RegNet);
+                }
+                if let Some(n) = name.strip_prefix("tf_efficientnet_lite") {
+                    return EfficientNetConfig::lite(n.parse().ok()?).map(A::EfficientNet);
+                }
+                let n = name.strip_prefix("tf_efficientnet_b")?.parse().ok()?;
+                A::EfficientNet(EfficientNetConfig::b(n)?)
+            }
         })
     }
 
@@ -100,6 +113,7 @@ impl TimmArch {
             TimmArch::Mixer(c) => c.feature_dim(),
             TimmArch::Vgg(c) => c.feature_dim(),
             TimmArch::RegNet(c) => c.feature_dim(),
+            TimmArch::EfficientNet(c) => c.feature_dim(),
         }
     }
 
@@ -113,6 +127,7 @@ impl TimmArch {
             TimmArch::Mixer(c) => TimmBackbone::Mixer(c.init(device)),
             TimmArch::Vgg(c) => TimmBackbone::Vgg(c.init(device)),
             TimmArch::RegNet(c) => TimmBackbone::RegNet(c.init(device)),
+            TimmArch::EfficientNet(c) => TimmBackbone::EfficientNet(c.init(device)),
         }
     }
 
@@ -132,6 +147,7 @@ impl TimmArch {
             TimmArch::ResNet(_) => "fc",
             TimmArch::Vit(_) | TimmArch::Mixer(_) => "head",
             TimmArch::ConvNeXt(_) | TimmArch::Vgg(_) | TimmArch::RegNet(_) => "head.fc",
+            TimmArch::EfficientNet(_) => "classifier",
         }
     }
 
@@ -154,6 +170,7 @@ impl TimmArch {
             TimmArch::ConvNeXt(c) => c.timm_key(inner),
             TimmArch::Vgg(c) => c.timm_key(inner),
             TimmArch::RegNet(c) => c.timm_key(inner),
+            TimmArch::EfficientNet(c) => c.timm_key(inner),
             TimmArch::Vit(_) | TimmArch::Mixer(_) => inner.to_string(),
         }
     }
@@ -186,6 +203,7 @@ impl<B: Backend> TimmBackbone<B> {
             TimmBackbone::Mixer(net) => net.forward(images),
             TimmBackbone::Vgg(net) => net.forward(images),
             TimmBackbone::RegNet(net) => net.forward(images),
+            TimmBackbone::EfficientNet(net) => net.forward(images),
         }
     }
 }
