@@ -14,6 +14,7 @@ resolution, batch, steps and threads, then prints two Markdown tables:
     pip install torch efficientnet-lite-pytorch==0.1.0
     cargo build --release
     python benches/cpu_table.py --oodcal target/release/oodcal > table.md
+    python benches/cpu_table.py --timm --steps 2 > timm-table.md   # pip install timm==1.0.31
 """
 import argparse
 import json
@@ -28,6 +29,12 @@ CONFIGS = [
     ("vit-tiny,vit-small,vit-base", 16, 96),
     ("efficientnet-lite0,efficientnet-lite1,efficientnet-lite2", 64, 24),
     ("efficientnet-lite0", 128, 24),
+]
+# --timm (issue 20): the smallest tag of each of the paper's families, at the
+# paper's resolution, batch 32, two threads.
+TIMM_CONFIGS = [
+    ("resnet50,vgg11,regnety_002,tf_efficientnet_b0,tf_efficientnet_lite0,"
+     "convnext_tiny,vit_tiny_patch16_224,mixer_b16_224", 224, 32),
 ]
 
 
@@ -55,6 +62,9 @@ def torch(args, model, size, batch, threads):
 
 def measure(args, model, size, batch):
     rows, thread_use = [], None
+    if args.timm:  # two threads only: the 224 px steps take seconds each
+        b = {r["phase"]: r for r in json_lines(burn(args, model, size, batch, 2).communicate()[0])}
+        return [(2, b, torch(args, model, size, batch, 2))], None
     for threads in (2, 1):
         b = {r["phase"]: r for r in json_lines(burn(args, model, size, batch, threads).communicate()[0])}
         t = torch(args, model, size, batch, threads)
@@ -73,16 +83,19 @@ def main():
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--only", help="models to keep (comma-separated)")
+    p.add_argument("--timm", action="store_true",
+                   help="the paper's families at 224 px (needs timm) instead of the CPU presets")
     args = p.parse_args()
     keep = set(args.only.split(",")) if args.only else None
 
     table, threads_table = [], []
-    for models, size, batch in CONFIGS:
+    for models, size, batch in TIMM_CONFIGS if args.timm else CONFIGS:
         for model in models.split(","):
             if keep and model not in keep:
                 continue
             rows, thread_use = measure(args, model, size, batch)
-            threads_table.append(thread_use)
+            if thread_use:
+                threads_table.append(thread_use)
             for threads, b, t in rows:
                 table.append((model, size, batch, threads, b, t))
             print(f"measured {model} at {size} px", file=sys.stderr, flush=True)
@@ -96,6 +109,8 @@ def main():
               f"{t['train']['images_per_sec']:.1f} | {ratio(b, t, 'train'):.2f} | "
               f"{b['eval']['images_per_sec']:.1f} | {t['eval']['images_per_sec']:.1f} | "
               f"{ratio(b, t, 'eval'):.2f} | {b['eval']['peak_rss_mib']:.0f} |")
+    if not threads_table:
+        return
     print()
     print("| model | px | batch | 1 thread | 2 threads | 2 runs x 1 thread | best |")
     print("|---|---|---|---|---|---|---|")

@@ -3,7 +3,8 @@
 
 Builds the same zoo architectures as src/model/ (ResNet-style CNN and small ViT,
 tiny/small/base; EfficientNet-Lite0/1/2 from the reference package
-efficientnet-lite-pytorch, which oodcal's parity test matches), times forward + cross-entropy + backward + SGD(momentum 0.9,
+efficientnet-lite-pytorch, which oodcal's parity test matches; any timm
+architecture by its timm name, which oodcal's timm parity tests match), times forward + cross-entropy + backward + SGD(momentum 0.9,
 weight decay 1e-4) steps on a fixed random batch, and (unless --no-eval) the
 forward pass alone in eval mode under no_grad, and prints one JSON line per
 model and phase with images/second. --device cuda times the same on a GPU.
@@ -14,7 +15,7 @@ Parameter counts are printed the way burn counts them (parameters plus
 BatchNorm running mean and variance) so the architectures can be checked
 against burn's `num_params`.
 
-    pip install torch efficientnet-lite-pytorch==0.1.0   # CPU is enough
+    pip install torch efficientnet-lite-pytorch==0.1.0 timm==1.0.31   # CPU is enough
     python benches/train_peer.py --steps 5 [--device cuda] [--burn burn.jsonl]
 """
 import argparse
@@ -120,6 +121,11 @@ class Vit(nn.Module):
 
 
 def build(name, image_size, classes):
+    if "-" not in name:  # a timm architecture (`resnet50`, `vit_tiny_patch16_224`)
+        import timm
+
+        kwargs = {"img_size": image_size} if name.startswith(("vit_", "mixer_")) else {}
+        return timm.create_model(name.split(".")[0], pretrained=False, num_classes=classes, **kwargs)
     if name.startswith("efficientnet-lite"):
         # Imported here so the zoo benchmark needs only torch.
         from efficientnet_lite_pytorch import EfficientNet

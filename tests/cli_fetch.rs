@@ -271,3 +271,150 @@ fn a_class_folder_missing_from_one_domain_is_refused_by_name() {
         before
     );
 }
+
+/// A safetensors file with timm's keys and shapes for `tag` (from the
+/// committed structure listing), every value `fill`: what a download of the
+/// tag looks like to the loader. Returned as the serialized bytes.
+fn timm_shaped_file(
+    tag: &str,
+    fill: f32,
+    edit: impl Fn(&mut Vec<(String, Vec<usize>)>),
+) -> Vec<u8> {
+    use safetensors::tensor::{serialize, Dtype, TensorView};
+    use std::io::Read;
+    let listing =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/timm/structure.tsv.gz");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(fs::File::open(listing).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    let mut tensors: Vec<(String, Vec<usize>)> = text
+        .lines()
+        .filter_map(|l| {
+            let [t, key, shape] = l.split('\t').collect::<Vec<_>>()[..] else {
+                return None;
+            };
+            (t == tag && !key.ends_with("num_batches_tracked")).then(|| {
+                let shape = shape
+                    .split(',')
+                    .filter(|d| !d.is_empty())
+                    .map(|d| d.parse().unwrap());
+                (key.to_string(), shape.collect())
+            })
+        })
+        .collect();
+    assert!(!tensors.is_empty(), "{tag}");
+    edit(&mut tensors);
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, s)| fill.to_le_bytes().repeat(s.iter().product::<usize>()))
+        .collect();
+    let views: Vec<(String, TensorView<'_>)> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((k, s), b)| {
+            (
+                k.clone(),
+                TensorView::new(Dtype::F32, s.clone(), b).unwrap(),
+            )
+        })
+        .collect();
+    serialize(views, None).unwrap()
+}
+
+/// `fetch timm:<tag>` takes the file from a Hugging Face hub cache, refuses
+/// to pin a file that does not fit the architecture (naming the keys), pins
+/// one that does with its revision, and afterwards installs only that file.
+#[test]
+fn timm_weights_come_from_a_hub_cache_and_are_pinned_once() {
+    const TAG: &str = "regnety_002.pycls_in1k";
+    let name = format!("timm:{TAG}");
+    let repo = Repo::new(&"0".repeat(64));
+    let hub = repo.root.join("hub");
+    let snapshot = hub.join(format!("models--timm--{TAG}/snapshots/abc123"));
+    fs::create_dir_all(&snapshot).unwrap();
+    fs::create_dir_all(hub.join(format!("models--timm--{TAG}/refs"))).unwrap();
+    fs::write(hub.join(format!("models--timm--{TAG}/refs/main")), "abc123").unwrap();
+    let installed = repo.root.join(format!("weights/timm/{TAG}.safetensors"));
+    let fetch = |extra: &[&str]| {
+        let mut args = vec!["fetch", name.as_str(), "--hf-cache", hub.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        repo.oodcal(&args)
+    };
+
+    // A file that does not fit: one key renamed, one missing, one mis-shaped.
+    let misfit = timm_shaped_file(TAG, 0.5, |t| {
+        t[3].0 = "s1.b1.conv1.conv.weight_renamed".into();
+        t.remove(10);
+        t[20].1[0] += 1;
+    });
+    fs::write(snapshot.join("model.safetensors"), &misfit).unwrap();
+    let refused = fetch(&["--pin"]);
+    assert_ne!(refused.code, 0);
+    for key in [
+        "unused key `s1.b1.conv1.conv.weight_renamed`",
+        "missing key",
+        "shape mismatch for key",
+    ] {
+        assert!(refused.stderr.contains(key), "{key}: {}", refused.stderr);
+    }
+    assert!(!installed.exists());
+    assert!(!fs::read_to_string(repo.root.join("data-manifest.toml"))
+        .unwrap()
+        .contains(&name));
+
+    // One that fits: without --pin it is not used; with it, pinned and installed.
+    let good = timm_shaped_file(TAG, 0.5, |_| {});
+    fs::write(snapshot.join("model.safetensors"), &good).unwrap();
+    let unpinned = fetch(&[]);
+    assert_ne!(unpinned.code, 0);
+    assert!(unpinned.stderr.contains("--pin"), "{}", unpinned.stderr);
+    let pinned = fetch(&["--pin"]);
+    assert_eq!(pinned.code, 0, "{}", pinned.stderr);
+    assert_eq!(fs::read(&installed).unwrap(), good);
+    let manifest = fs::read_to_string(repo.root.join("data-manifest.toml")).unwrap();
+    let sha = oodcal::checksum::sha256_bytes(&good);
+    assert!(
+        manifest.contains(&format!("name = \"{name}\"")),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains(&format!("sha256 = \"{sha}\"")),
+        "{manifest}"
+    );
+    assert!(manifest.contains("revision abc123"), "{manifest}");
+    assert_eq!(repo.oodcal(&["verify", &name]).code, 0);
+
+    // Pinned: a different download is refused, the pinned one reinstalls.
+    fs::remove_file(&installed).unwrap();
+    fs::write(
+        snapshot.join("model.safetensors"),
+        timm_shaped_file(TAG, 0.25, |_| {}),
+    )
+    .unwrap();
+    let changed = fetch(&[]);
+    assert_ne!(changed.code, 0);
+    assert!(
+        changed.stderr.contains("differs from the pin"),
+        "{}",
+        changed.stderr
+    );
+    assert!(!installed.exists());
+    fs::write(snapshot.join("model.safetensors"), &good).unwrap();
+    assert_eq!(fetch(&[]).code, 0);
+    assert_eq!(fs::read(&installed).unwrap(), good);
+
+    // A tag that is not one of the paper's is refused by name.
+    let unknown = repo.oodcal(&[
+        "fetch",
+        "timm:resnet18.a1_in1k",
+        "--hf-cache",
+        hub.to_str().unwrap(),
+    ]);
+    assert_ne!(unknown.code, 0);
+    assert!(
+        unknown.stderr.contains("not one of the paper's timm tags"),
+        "{}",
+        unknown.stderr
+    );
+}

@@ -1,7 +1,8 @@
 //! Training throughput of every zoo model, EfficientNet-Lite included, on
 //! the CPU backend (ignored by default; `oodcal bench train` is the command
 //! for figures). `OODCAL_BENCH_MODELS` picks models
-//! by name (`resnet-tiny,efficientnet-lite0`), `OODCAL_BENCH_SIZE` the input side.
+//! by name (`resnet-tiny,efficientnet-lite0`, or timm architectures such as
+//! `resnet50`), `OODCAL_BENCH_SIZE` the input side.
 //!
 //! `cargo test --test train_bench -- --ignored --nocapture`
 //! prints one JSON line per model; compare with `python benches/train_peer.py`.
@@ -10,7 +11,7 @@
 
 mod train_support;
 
-use oodcal::bench::train::{specs_named, BenchJob};
+use oodcal::bench::train::{bench_models_named, BenchJob};
 use oodcal::train::{dispatch, BackendKind};
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -26,7 +27,7 @@ fn bench_job() -> BenchJob {
         .map(|list| list.split(',').map(str::to_string).collect())
         .unwrap_or_default();
     BenchJob {
-        specs: specs_named(&names, env_or("OODCAL_BENCH_SIZE", 32)).unwrap(),
+        models: bench_models_named(&names, env_or("OODCAL_BENCH_SIZE", 32)).unwrap(),
         batch: 96,
         classes: 100,
         warmup: 2,

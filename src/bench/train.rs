@@ -10,7 +10,8 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{LiteVariant, ModelSpec, Noise};
+use crate::model::timm::TimmArch;
+use crate::model::{LiteVariant, ModelSpec, Network, Noise};
 use crate::train::algorithm::Algorithm;
 use crate::train::backend::{BackendJob, DeviceInfo};
 use crate::train::batch::StepInput;
@@ -18,10 +19,67 @@ use crate::train::eval::logits;
 use crate::train::optim::{Optim, OptimizerSpec};
 use crate::train::step::train_step;
 
+/// A model the throughput benchmark builds: one of the zoo's (and the
+/// pacs-lite Lites), or a timm architecture at a given side (burn-initialised:
+/// throughput does not depend on the weights).
+#[derive(Clone, Debug)]
+pub enum BenchModel {
+    Zoo(ModelSpec),
+    Timm {
+        name: String,
+        arch: TimmArch,
+        image_size: usize,
+    },
+}
+
+impl BenchModel {
+    pub fn name(&self) -> String {
+        match self {
+            BenchModel::Zoo(spec) => spec.name(),
+            BenchModel::Timm { name, .. } => name.clone(),
+        }
+    }
+
+    pub fn image_size(&self) -> usize {
+        match self {
+            BenchModel::Zoo(spec) => spec.image_size,
+            BenchModel::Timm { image_size, .. } => *image_size,
+        }
+    }
+
+    fn build<B: AutodiffBackend>(&self, classes: usize, device: &B::Device) -> Network<B> {
+        match self {
+            BenchModel::Zoo(spec) => spec.build::<B>(classes, 0, device).expect("valid zoo spec"),
+            BenchModel::Timm { arch, .. } => arch.init_network::<B>(classes, device),
+        }
+    }
+}
+
+/// The zoo's models named in `names` (all when empty), and any timm tag or
+/// architecture name (`resnet50`, `vit_tiny_patch16_224`), at side `image_size`.
+pub fn bench_models_named(names: &[String], image_size: usize) -> Result<Vec<BenchModel>, String> {
+    if names.is_empty() {
+        let all = specs_named(&[], image_size)?;
+        return Ok(all.into_iter().map(BenchModel::Zoo).collect());
+    }
+    names
+        .iter()
+        .map(|name| match TimmArch::from_tag(name) {
+            Some(arch) => Ok(BenchModel::Timm {
+                name: name.clone(),
+                arch: arch.at_image_size(image_size),
+                image_size,
+            }),
+            None => specs_named(std::slice::from_ref(name), image_size)
+                .map(|mut one| BenchModel::Zoo(one.remove(0))),
+        })
+        .collect()
+}
+
 impl Throughput {
-    /// The figure for `job.steps` timed steps of `spec` that took `seconds`.
+    /// The figure for `job.steps` timed steps of `model` that took `seconds`.
     fn of(
-        spec: &ModelSpec,
+        model: &BenchModel,
         phase: Phase,
         params: usize,
         info: &DeviceInfo,
@@ -29,12 +87,12 @@ impl Throughput {
         seconds: f64,
     ) -> Throughput {
         Throughput {
-            model: spec.name(),
+            model: model.name(),
             phase,
             params,
             device: info.clone(),
             batch: job.batch,
-            image_size: spec.image_size,
+            image_size: model.image_size(),
             steps: job.steps,
             seconds,
             images_per_sec: (job.batch * job.steps) as f64 / seconds,
@@ -73,7 +131,7 @@ pub struct Throughput {
 /// Benchmarks each spec on the backend [`super::backend::dispatch`] picks.
 #[derive(Clone, Debug)]
 pub struct BenchJob {
-    pub specs: Vec<ModelSpec>,
+    pub models: Vec<BenchModel>,
     pub batch: usize,
     pub classes: usize,
     pub warmup: usize,
@@ -87,10 +145,10 @@ impl BackendJob for BenchJob {
 
     fn run<B: AutodiffBackend>(self, device: &B::Device, info: &DeviceInfo) -> Vec<Throughput> {
         let mut out = Vec::new();
-        for spec in &self.specs {
-            out.push(throughput::<B>(spec, &self, device, info));
+        for model in &self.models {
+            out.push(throughput::<B>(model, &self, device, info));
             if self.eval {
-                out.push(eval_throughput::<B>(spec, &self, device, info));
+                out.push(eval_throughput::<B>(model, &self, device, info));
             }
         }
         out
@@ -140,19 +198,17 @@ pub fn synthetic_input(batch: usize, size: usize, classes: usize) -> StepInput {
     }
 }
 
-/// Times `job.steps` SGD (momentum 0.9) steps of `spec` after `job.warmup` untimed ones.
+/// Times `job.steps` SGD (momentum 0.9) steps of `bench` after `job.warmup` untimed ones.
 pub fn throughput<B: AutodiffBackend>(
-    spec: &ModelSpec,
+    bench: &BenchModel,
     job: &BenchJob,
     device: &B::Device,
     info: &DeviceInfo,
 ) -> Throughput {
-    let mut model = spec
-        .build::<B>(job.classes, 0, device)
-        .expect("valid zoo spec");
+    let mut model = bench.build::<B>(job.classes, device);
     let params = model.num_params();
     let mut optim = Optim::new(&OptimizerSpec::sgd(0.01, 1e-4));
-    let input = synthetic_input(job.batch, spec.image_size, job.classes);
+    let input = synthetic_input(job.batch, bench.image_size(), job.classes);
     let mut start = Instant::now();
     for i in 0..job.warmup + job.steps {
         if i == job.warmup {
@@ -173,23 +229,21 @@ pub fn throughput<B: AutodiffBackend>(
     // The step reads its loss back, but the update after it may still be queued on a GPU.
     let _ = model.head.weight.val().into_data();
     let seconds = start.elapsed().as_secs_f64();
-    Throughput::of(spec, Phase::Train, params, info, job, seconds)
+    Throughput::of(bench, Phase::Train, params, info, job, seconds)
 }
 
-/// Times `job.steps` forward passes of a fresh `spec` in evaluation mode
+/// Times `job.steps` forward passes of a fresh `bench` in evaluation mode
 /// (`valid()`: no autodiff graph) after `job.warmup` untimed ones.
 pub fn eval_throughput<B: AutodiffBackend>(
-    spec: &ModelSpec,
+    bench: &BenchModel,
     job: &BenchJob,
     device: &B::Device,
     info: &DeviceInfo,
 ) -> Throughput {
-    let model = spec
-        .build::<B>(job.classes, 0, device)
-        .expect("valid zoo spec");
+    let model = bench.build::<B>(job.classes, device);
     let params = model.num_params();
     let model = model.valid();
-    let input = synthetic_input(job.batch, spec.image_size, job.classes);
+    let input = synthetic_input(job.batch, bench.image_size(), job.classes);
     let mut start = Instant::now();
     for i in 0..job.warmup + job.steps {
         if i == job.warmup {
@@ -200,5 +254,37 @@ pub fn eval_throughput<B: AutodiffBackend>(
         let _ = logits(&model, &input.images, input.shape, job.batch, device);
     }
     let seconds = start.elapsed().as_secs_f64();
-    Throughput::of(spec, Phase::Eval, params, info, job, seconds)
+    Throughput::of(bench, Phase::Eval, params, info, job, seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bench_names_mix_the_zoo_and_timm_architectures_in_order() {
+        let names = ["vit_tiny_patch16_224", "resnet-tiny", "resnet50"].map(String::from);
+        let models = bench_models_named(&names, 64).unwrap();
+        let named: Vec<(String, usize)> =
+            models.iter().map(|m| (m.name(), m.image_size())).collect();
+        assert_eq!(
+            named,
+            [
+                ("vit_tiny_patch16_224".to_string(), 64),
+                ("resnet-tiny".to_string(), 64),
+                ("resnet50".to_string(), 64)
+            ]
+        );
+        // The ViT's position embeddings are laid out for the benchmark's side.
+        let BenchModel::Timm {
+            arch: TimmArch::Vit(vit),
+            ..
+        } = &models[0]
+        else {
+            panic!("{:?}", models[0]);
+        };
+        assert_eq!(vit.image_size, 64);
+        assert!(bench_models_named(&["resnet-huge".to_string()], 64).is_err());
+        assert_eq!(bench_models_named(&[], 32).unwrap().len(), 9);
+    }
 }

@@ -127,7 +127,7 @@ pub fn run(g: &Global, a: &BenchArgs) -> Result<ExitCode> {
             backend,
         } => {
             let job = BenchJob {
-                specs: bench::train::specs_named(models, *image_size)
+                models: bench::train::bench_models_named(models, *image_size)
                     .map_err(anyhow::Error::msg)?,
                 batch: *batch,
                 classes: *classes,

@@ -5,10 +5,12 @@ mod catalogue;
 mod fetch;
 mod generated;
 mod roots;
+mod timm_weights;
 mod verify;
 
 pub use catalogue::{relative_path, Catalogue, Expected, Input, InputKind, Location, PypiSource};
 pub use fetch::{fetch, pin_folder, upsert_input, FetchOptions};
 pub use generated::Generator;
 pub use roots::Roots;
+pub use timm_weights::{fetch_timm, hub_snapshot, TimmSource, PREFIX as TIMM_PREFIX};
 pub use verify::{verify_input, InputStatus, InputVerdict};

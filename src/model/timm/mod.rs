@@ -104,6 +104,23 @@ impl TimmArch {
         Self::from_model_name(tag.split('.').next().unwrap_or(tag))
     }
 
+    /// The architecture for inputs of side `size`: the token models' position
+    /// embeddings and token MLPs are laid out for it (the convolutional
+    /// families take any side).
+    pub fn at_image_size(self, size: usize) -> TimmArch {
+        match self {
+            TimmArch::Vit(c) => TimmArch::Vit(VitConfig {
+                image_size: size,
+                ..c
+            }),
+            TimmArch::Mixer(c) => TimmArch::Mixer(MixerConfig {
+                image_size: size,
+                ..c
+            }),
+            other => other,
+        }
+    }
+
     /// Width of the features the classifier reads.
     pub fn feature_dim(&self) -> usize {
         match self {
@@ -189,6 +206,23 @@ impl TimmArch {
             ignored: &|key: &str| key.ends_with(".num_batches_tracked"),
         };
         load_state_dict(network, dict, convention, origin)
+    }
+
+    /// Puts a headless timm state dict (MAE, DINO) into a feature extractor
+    /// built by [`Self::init`]; a classifier in the file is an unused key.
+    pub fn load_backbone<B: Backend>(
+        &self,
+        backbone: TimmBackbone<B>,
+        dict: &StateDict,
+        origin: &str,
+    ) -> Result<TimmBackbone<B>, LoadError> {
+        // Paths start at the variant here: put them where a network has them.
+        let file_key = |path: &str| self.timm_key(&format!("{PATH}{path}"));
+        let convention = KeyConvention {
+            file_key: &file_key,
+            ignored: &|key: &str| key.ends_with(".num_batches_tracked"),
+        };
+        load_state_dict(backbone, dict, convention, origin)
     }
 }
 
