@@ -403,6 +403,6 @@ fn weights_for_a_timm_architecture_oodcal_does_not_build_are_refused() {
         &out,
         lines[2],
         11,
-        "does not build `vgg11.tv_in1k` in burn yet",
+        "studies do not fine-tune `vgg11.tv_in1k` yet",
     );
 }

@@ -283,7 +283,7 @@ fn the_papers_grid_plans_91_models_on_four_datasets_with_gpu_hours() {
     assert!(total > 1000.0, "{total}");
 }
 
-/// `run` trains the tags oodcal builds and refuses the others by name.
+/// `run` trains the tags studies fine-tune and refuses the others by name.
 #[test]
 fn a_tag_oodcal_does_not_build_is_planned_but_not_run() {
     let scratch = tempfile::tempdir().unwrap();
@@ -309,9 +309,7 @@ fn a_tag_oodcal_does_not_build_is_planned_but_not_run() {
     assert_ne!(out.code, 0);
     assert!(
         out.stderr.contains("vgg11.tv_in1k")
-            && out
-                .stderr
-                .contains("does not build its architecture in burn yet"),
+            && out.stderr.contains("studies do not fine-tune it yet"),
         "{}",
         out.stderr
     );

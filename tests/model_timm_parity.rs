@@ -284,3 +284,36 @@ fn predict_gives_timms_logits_on_a_photograph() {
         assert!(printed.contains(" 1. "), "{name}: no ranking in\n{printed}");
     }
 }
+
+/// The paper's head rule on a timm network: the pre-trained head is kept
+/// (DomainBed's featurizer ends with it) and a new linear layer maps its
+/// classes to the task's; for a headless tag the network's only head maps
+/// the features to the task's classes.
+#[test]
+fn the_papers_head_rule_keeps_timms_head_and_adds_a_layer() {
+    use oodcal::model::HeadMode;
+    let arch = reduced("convnext");
+    let weights = read_safetensors(&fixture("convnext.safetensors")).unwrap();
+    let io = read_safetensors(&fixture("convnext.io.safetensors")).unwrap();
+    let device = Default::default();
+    let pretrained = arch
+        .load(
+            arch.init_network::<Eval>(CLASSES, &device),
+            &weights,
+            "convnext",
+        )
+        .unwrap();
+    let task = pretrained.adapt_head(HeadMode::AddLinear, 7, 0).unwrap();
+    let images = tensor::<Eval, 4>(&io, "case0.input");
+    let features = task.featurize(images.clone(), None);
+    assert_eq!(
+        features.dims(),
+        [2, CLASSES],
+        "the features are timm's logits"
+    );
+    assert!(max_abs_diff(features, tensor(&io, "case0.eval")) < TOLERANCE);
+    assert_eq!(task.forward(images.clone()).dims(), [2, 7]);
+    // Headless (MAE, DINO): the feature extractor alone, then the task's layer.
+    let headless = arch.init_network::<Eval>(7, &device);
+    assert_eq!(headless.forward(images).dims(), [2, 7]);
+}

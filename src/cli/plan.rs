@@ -112,7 +112,7 @@ pub(super) fn input_lines(ctx: &Context, runs: &[PlannedRun]) -> Result<Vec<Inpu
                     name: name.clone(),
                     digest: None,
                     status: match name.starts_with("timm:") {
-                        true => "timm weights: oodcal cannot load this architecture yet",
+                        true => "timm weights: studies do not fine-tune this tag yet",
                         false => "not pinned yet: run `oodcal pretrain --pin`",
                     },
                 });

@@ -6,9 +6,10 @@
 //! (`reports/reference/authors_timm_model_list.csv`, pinned in
 //! `data-manifest.toml`), and what timm builds for each tag
 //! (`timm_models.tsv`, written by `scripts/timm_structure.py` on PyTorch's
-//! meta device: parameters, head classes, native input size, FLOPs). Which
-//! tags oodcal can also *train* is [`TimmModel::builds_as`]: the others are
-//! known, listed and planned, and refused by `run` with the reason.
+//! meta device: parameters, head classes, native input size, FLOPs). Every
+//! tag's architecture is built in burn ([`TimmModel::arch`]); which tags the
+//! studies also *train* is [`TimmModel::builds_as`]: the others are listed,
+//! planned and loadable (`oodcal predict`), and refused by `run` with the reason.
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -49,8 +50,9 @@ impl TimmModel {
         TimmArch::from_tag(&self.tag)
     }
 
-    /// The burn architecture and the `data-manifest.toml` weights input a tag
-    /// trains as, where oodcal has both; `None` for the rest (not built yet).
+    /// The pinned weights input and architecture a study fine-tunes the tag
+    /// as (the EfficientNet-Lite port); `None` for the tags studies do not
+    /// fine-tune yet.
     pub fn builds_as(&self) -> Option<LiteVariant> {
         LiteVariant::ALL
             .into_iter()

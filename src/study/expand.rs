@@ -103,9 +103,9 @@ fn model_inputs(
     if let Some(w) = &model.weights {
         inputs.insert(w.get_ref().clone(), digest_of(w.get_ref()));
     } else if let Some(tag) = &model.timm {
-        // timm weights oodcal cannot load yet: named, never pinned.
+        // timm's weights (`oodcal fetch timm:<tag> --pin`), by their pin once they have one.
         let name = format!("timm:{}", tag.get_ref());
-        inputs.insert(name.clone(), format!("unpinned:{name}"));
+        inputs.insert(name.clone(), digest_of(&name));
     }
     inputs
 }

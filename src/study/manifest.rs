@@ -140,9 +140,9 @@ fn timm_builds_as(tag: &str) -> anyhow::Result<crate::model::LiteVariant> {
     };
     model.builds_as().ok_or_else(|| {
         anyhow::anyhow!(
-            "timm tag `{tag}` ({}) is one of the paper's models, but oodcal does not build \
-             its architecture in burn yet; `plan` sizes it, `run` cannot train it \
-             (`oodcal models` shows which tags build)",
+            "timm tag `{tag}` ({}) is one of the paper's models and builds in burn \
+             (`oodcal predict` loads its weights), but studies do not fine-tune it yet: \
+             `plan` sizes it, `run` cannot train it (`oodcal models` shows which tags train)",
             model.family
         )
     })
@@ -503,8 +503,8 @@ fn check_timm(
         None if given.is_some() => Err(err(
             at,
             format!(
-                "model `{name}`: oodcal does not build `{}` in burn yet, so no weights \
-                 load into it; leave out `weights`",
+                "model `{name}`: studies do not fine-tune `{}` yet, so no weights \
+                 input goes with it; leave out `weights`",
                 model.tag
             ),
         )),

