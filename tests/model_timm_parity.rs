@@ -317,3 +317,19 @@ fn the_papers_head_rule_keeps_timms_head_and_adds_a_layer() {
     let headless = arch.init_network::<Eval>(7, &device);
     assert_eq!(headless.forward(images).dims(), [2, 7]);
 }
+
+/// A token model asked for a side its position embeddings were not laid out
+/// for is refused with the reason, not a panic.
+#[test]
+fn predict_refuses_a_side_a_vit_was_not_built_for() {
+    let arch = serde_json::to_string(&reduced("vit")).unwrap();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_oodcal"))
+        .args(["predict", &arch, "--size", "48", "--weights"])
+        .arg(fixture("vit.safetensors"))
+        .arg(fixture("vit.photo.png"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("laid out for 32 px inputs"), "{stderr}");
+}

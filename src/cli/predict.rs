@@ -50,10 +50,21 @@ pub struct PredictArgs {
 }
 
 pub fn run(a: &PredictArgs) -> Result<ExitCode> {
-    let (network, native) = load_network(a)?;
+    let (network, native, fixed) = load_network(a)?;
     let first = image::open(&a.images[0])
         .with_context(|| format!("{}: cannot read the image", a.images[0].display()))?;
-    let size = a.size.or(native).unwrap_or(first.width() as usize);
+    let size = a
+        .size
+        .or(fixed)
+        .or(native)
+        .unwrap_or(first.width() as usize);
+    if let Some(fixed) = fixed.filter(|&f| f != size) {
+        bail!(
+            "`{}` is laid out for {fixed} px inputs (its position embeddings or token \
+             MLPs), not {size}: leave out --size",
+            a.name
+        );
+    }
     let inputs = a
         .images
         .iter()
@@ -88,14 +99,15 @@ pub fn run(a: &PredictArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The network with the file's weights, and the native input side if known.
-fn load_network(a: &PredictArgs) -> Result<(Network<B>, Option<usize>)> {
+/// The network with the file's weights, the native input side if known, and
+/// the only side it takes, for a token model (ViT, Mixer).
+fn load_network(a: &PredictArgs) -> Result<(Network<B>, Option<usize>, Option<usize>)> {
     let device = Default::default();
     let origin = a.weights.display().to_string();
     if let Some(variant) = LiteVariant::from_name(&a.name) {
         let config = variant.config();
         let network = config.load_pretrained::<B>(&a.weights, &device)?;
-        return Ok((network, Some(config.image_size)));
+        return Ok((network, Some(config.image_size), None));
     }
     let name = a.name.as_str();
     let (arch, native) = match TimmArch::from_tag(name) {
@@ -120,7 +132,7 @@ fn load_network(a: &PredictArgs) -> Result<(Network<B>, Option<usize>)> {
         bail!("{origin}: no classifier (`{head_bias}`): a headless checkpoint has no classes to predict");
     };
     let network = arch.load(arch.init_network::<B>(classes, &device), &dict, &origin)?;
-    Ok((network, native))
+    Ok((network, native, arch.fixed_image_size()))
 }
 
 /// An image as a normalised CHW input of side `size`: taken as it is at that

@@ -121,6 +121,16 @@ impl TimmArch {
         }
     }
 
+    /// The only input side a token model (ViT, Mixer) takes; `None` for the
+    /// convolutional families, which take any.
+    pub fn fixed_image_size(&self) -> Option<usize> {
+        match self {
+            TimmArch::Vit(c) => Some(c.image_size),
+            TimmArch::Mixer(c) => Some(c.image_size),
+            _ => None,
+        }
+    }
+
     /// Width of the features the classifier reads.
     pub fn feature_dim(&self) -> usize {
         match self {
