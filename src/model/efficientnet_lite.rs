@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use burn::module::RunningState;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -18,9 +18,11 @@ use serde::{Deserialize, Serialize};
 use super::batch_norm::batch_norm_2d;
 use super::init::param_id_for;
 use super::noise::Noise;
+use super::timm::layers::{conv_padded, make_divisible};
 use super::{Backbone, Network};
 use crate::weights::{
-    load_state_dict, read_state_dict, KeyConvention, LoadError, StateDict, WeightsError,
+    is_step_counter, load_state_dict, read_state_dict, KeyConvention, LoadError, StateDict,
+    WeightsError,
 };
 
 /// Where the feature extractor sits inside a [`Network`] (the `Backbone`
@@ -169,14 +171,7 @@ impl EfficientNetLiteConfig {
     /// The reference's `round_filters`: scale by `width`, round to a multiple
     /// of 8 (at least 8), and never round down by more than 10%.
     pub fn round_filters(&self, filters: usize) -> usize {
-        let scaled = filters as f64 * self.width;
-        let divisor = DEPTH_DIVISOR as f64;
-        let rounded =
-            ((scaled + divisor / 2.0) as usize / DEPTH_DIVISOR * DEPTH_DIVISOR).max(DEPTH_DIVISOR);
-        match (rounded as f64) < 0.9 * scaled {
-            true => rounded + DEPTH_DIVISOR,
-            false => rounded,
-        }
+        make_divisible(filters as f64 * self.width, DEPTH_DIVISOR)
     }
 
     /// The reference's `round_repeats`: `ceil(depth * repeats)`.
@@ -307,7 +302,7 @@ pub fn torch_key(path: &str) -> String {
 /// The key convention of the reference's state dicts.
 pub const TORCH_KEYS: KeyConvention<'static> = KeyConvention {
     file_key: &torch_key,
-    ignored: &|key: &str| key.ends_with(".num_batches_tracked"),
+    ignored: &is_step_counter,
 };
 
 impl EfficientNetLiteConfig {
@@ -373,12 +368,8 @@ fn conv<B: Backend>(
     groups: usize,
     device: &B::Device,
 ) -> Conv2d<B> {
-    Conv2dConfig::new([c_in, c_out], [kernel, kernel])
-        .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Same)
-        .with_groups(groups)
-        .with_bias(false)
-        .init(device)
+    let same = PaddingConfig2d::Same;
+    conv_padded([c_in, c_out], kernel, stride, same, groups, false, device)
 }
 
 /// BatchNorm with TF's epsilon and momentum. Running statistics get ids from

@@ -35,6 +35,11 @@ impl fmt::Debug for KeyConvention<'_> {
     }
 }
 
+/// PyTorch's BatchNorm step counter, which no burn module keeps.
+pub fn is_step_counter(key: &str) -> bool {
+    key.ends_with(".num_batches_tracked")
+}
+
 /// One way a state dict does not fit a module.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mismatch {

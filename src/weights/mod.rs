@@ -6,7 +6,7 @@ pub mod safetensors;
 pub mod torch_legacy;
 
 pub use self::safetensors::read_safetensors;
-pub use load::{load_state_dict, KeyConvention, LoadError, Mismatch};
+pub use load::{is_step_counter, load_state_dict, KeyConvention, LoadError, Mismatch};
 pub use torch_legacy::{read_state_dict, HostTensor, ReadError, StateDict, TorchDtype};
 
 /// Reading a weights file or fitting it to a model failed.

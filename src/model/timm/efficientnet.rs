@@ -12,14 +12,16 @@
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid, silu};
+use burn::tensor::activation::{relu, silu};
 use serde::{Deserialize, Serialize};
 
-use super::layers::{apply_conv, batch_norm, conv_padded, global_avg_pool};
+use super::layers::{
+    apply_conv, batch_norm, conv_padded, global_avg_pool, make_divisible, squeeze_excite,
+};
 use crate::model::batch_norm::batch_norm_2d;
 
 const BN_EPS: f64 = 1e-3;
-const DIVISOR: f64 = 8.0;
+const DIVISOR: usize = 8;
 const STEM: usize = 32;
 const HEAD: usize = 1280;
 /// Squeeze-excite width as a fraction of the block's input channels (B only).
@@ -111,15 +113,9 @@ impl EfficientNetConfig {
         })
     }
 
-    /// timm's `round_channels`: scaled, to a multiple of 8, never below 90%.
+    /// timm's `round_channels`: scaled, then [`make_divisible`].
     fn round_channels(&self, channels: usize) -> usize {
-        let v = channels as f64 * self.width;
-        let mut rounded = (((v + DIVISOR / 2.0) as usize) / DIVISOR as usize * DIVISOR as usize)
-            .max(DIVISOR as usize);
-        if (rounded as f64) < 0.9 * v {
-            rounded += DIVISOR as usize;
-        }
-        rounded
+        make_divisible(channels as f64 * self.width, DIVISOR)
     }
 
     fn stem(&self) -> usize {
@@ -229,13 +225,7 @@ impl<B: Backend> SqueezeExcite<B> {
 
     /// The block's activation inside, a sigmoid gate out.
     fn forward(&self, x: Tensor<B, 4>, act: impl Fn(Tensor<B, 4>) -> Tensor<B, 4>) -> Tensor<B, 4> {
-        let [b, c, _, _] = x.dims();
-        let pooled = global_avg_pool(x.clone()).reshape([b, c, 1, 1]);
-        let gate = sigmoid(apply_conv(
-            &self.conv_expand,
-            act(apply_conv(&self.conv_reduce, pooled)),
-        ));
-        x * gate
+        squeeze_excite(x, &self.conv_reduce, &self.conv_expand, act)
     }
 }
 
@@ -281,7 +271,7 @@ impl<B: Backend> MbBlock<B> {
                 bn2: batch_norm(spec.c_out, BN_EPS, device),
             });
         }
-        let mid = make_divisible(spec.c_in * spec.expand);
+        let mid = make_divisible((spec.c_in * spec.expand) as f64, DIVISOR);
         MbBlock::InvertedResidual(InvertedResidual {
             conv_pw: same_conv([spec.c_in, mid], 1, 1, 1, false, device),
             bn1: batch_norm(mid, BN_EPS, device),
@@ -318,16 +308,6 @@ impl<B: Backend> MbBlock<B> {
             true => y + x,
             false => y,
         }
-    }
-}
-
-/// timm's `make_divisible` with divisor 8.
-fn make_divisible(v: usize) -> usize {
-    let d = DIVISOR as usize;
-    let rounded = ((v + d / 2) / d * d).max(d);
-    match (rounded as f64) < 0.9 * v as f64 {
-        true => rounded + d,
-        false => rounded,
     }
 }
 

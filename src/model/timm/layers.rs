@@ -5,7 +5,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::PaddingConfig2d;
 use burn::nn::{BatchNorm, BatchNormConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::gelu;
+use burn::tensor::activation::{gelu, sigmoid};
 
 use crate::model::conv::conv2d_forward;
 
@@ -88,6 +88,30 @@ pub fn layer_norm_2d<B: Backend>(norm: &LayerNorm<B>, x: Tensor<B, 4>) -> Tensor
 pub fn global_avg_pool<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 2> {
     let [b, c, h, w] = x.dims();
     x.reshape([b, c, h * w]).mean_dim(2).reshape([b, c])
+}
+
+/// timm's (and TensorFlow's) `make_divisible`: `v` to the nearest multiple of
+/// `divisor` (at least `divisor`), one more step up if that lost over 10%.
+pub fn make_divisible(v: f64, divisor: usize) -> usize {
+    let rounded = ((v + divisor as f64 / 2.0) as usize / divisor * divisor).max(divisor);
+    match (rounded as f64) < 0.9 * v {
+        true => rounded + divisor,
+        false => rounded,
+    }
+}
+
+/// Squeeze-excite on `x` `[b, c, h, w]`: the pooled features through
+/// `reduce`, `act` and `expand` give a sigmoid gate per channel (timm's
+/// `SEModule` and EfficientNet's `SqueezeExcite` compute the same).
+pub fn squeeze_excite<B: Backend>(
+    x: Tensor<B, 4>,
+    reduce: &Conv2d<B>,
+    expand: &Conv2d<B>,
+    act: impl Fn(Tensor<B, 4>) -> Tensor<B, 4>,
+) -> Tensor<B, 4> {
+    let [b, c, _, _] = x.dims();
+    let pooled = global_avg_pool(x.clone()).reshape([b, c, 1, 1]);
+    x * sigmoid(apply_conv(expand, act(apply_conv(reduce, pooled))))
 }
 
 /// timm's `Mlp`: Linear, exact GELU, Linear.

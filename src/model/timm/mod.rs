@@ -22,7 +22,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{Backbone, Network};
-use crate::weights::{load_state_dict, KeyConvention, LoadError, StateDict};
+use crate::weights::{is_step_counter, load_state_dict, KeyConvention, LoadError, StateDict};
 
 use convnext::{ConvNeXt, ConvNeXtConfig};
 use efficientnet::{EfficientNet, EfficientNetConfig};
@@ -210,12 +210,7 @@ impl TimmArch {
         dict: &StateDict,
         origin: &str,
     ) -> Result<Network<B>, LoadError> {
-        let file_key = |path: &str| self.timm_key(path);
-        let convention = KeyConvention {
-            file_key: &file_key,
-            ignored: &|key: &str| key.ends_with(".num_batches_tracked"),
-        };
-        load_state_dict(network, dict, convention, origin)
+        self.load_at(network, "", dict, origin)
     }
 
     /// Puts a headless timm state dict (MAE, DINO) into a feature extractor
@@ -226,13 +221,24 @@ impl TimmArch {
         dict: &StateDict,
         origin: &str,
     ) -> Result<TimmBackbone<B>, LoadError> {
-        // Paths start at the variant here: put them where a network has them.
-        let file_key = |path: &str| self.timm_key(&format!("{PATH}{path}"));
+        // Its paths start at the variant: put them where a network has them.
+        self.load_at(backbone, PATH, dict, origin)
+    }
+
+    /// `module`'s tensors from `dict`, its paths read below `prefix` of a network.
+    fn load_at<B: Backend, M: Module<B>>(
+        &self,
+        module: M,
+        prefix: &str,
+        dict: &StateDict,
+        origin: &str,
+    ) -> Result<M, LoadError> {
+        let file_key = |path: &str| self.timm_key(&format!("{prefix}{path}"));
         let convention = KeyConvention {
             file_key: &file_key,
-            ignored: &|key: &str| key.ends_with(".num_batches_tracked"),
+            ignored: &is_step_counter,
         };
-        load_state_dict(backbone, dict, convention, origin)
+        load_state_dict(module, dict, convention, origin)
     }
 }
 

@@ -7,10 +7,10 @@
 use burn::nn::conv::Conv2d;
 use burn::nn::BatchNorm;
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
-use super::layers::{apply_conv, batch_norm, conv_same_size, global_avg_pool};
+use super::layers::{apply_conv, batch_norm, conv_same_size, global_avg_pool, squeeze_excite};
 use crate::model::batch_norm::batch_norm_2d;
 
 const BN_EPS: f64 = 1e-5;
@@ -181,10 +181,7 @@ pub struct SqueezeExcite<B: Backend> {
 
 impl<B: Backend> SqueezeExcite<B> {
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let [b, c, _, _] = x.dims();
-        let pooled = global_avg_pool(x.clone()).reshape([b, c, 1, 1]);
-        let gate = sigmoid(apply_conv(&self.fc2, relu(apply_conv(&self.fc1, pooled))));
-        x * gate
+        squeeze_excite(x, &self.fc1, &self.fc2, relu)
     }
 }
 
