@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::timm_file::{constant, safetensors_bytes, timm_tensors};
 use common::{oodcal, run};
 use oodcal::data::domainbed::{DatasetInfo, DOMAIN_NET, OFFICE_HOME, TERRA_INCOGNITA, VLCS};
 use oodcal::data::image_folder::scan_image_folder;
@@ -272,54 +273,16 @@ fn a_class_folder_missing_from_one_domain_is_refused_by_name() {
     );
 }
 
-/// A safetensors file with timm's keys and shapes for `tag` (from the
-/// committed structure listing), every value `fill`: what a download of the
-/// tag looks like to the loader. Returned as the serialized bytes.
+/// A safetensors file with timm's keys and shapes for `tag`, every value
+/// `fill`, after `edit`: what a download of the tag looks like to the loader.
 fn timm_shaped_file(
     tag: &str,
     fill: f32,
     edit: impl Fn(&mut Vec<(String, Vec<usize>)>),
 ) -> Vec<u8> {
-    use safetensors::tensor::{serialize, Dtype, TensorView};
-    use std::io::Read;
-    let listing =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/timm/structure.tsv.gz");
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(fs::File::open(listing).unwrap())
-        .read_to_string(&mut text)
-        .unwrap();
-    let mut tensors: Vec<(String, Vec<usize>)> = text
-        .lines()
-        .filter_map(|l| {
-            let [t, key, shape] = l.split('\t').collect::<Vec<_>>()[..] else {
-                return None;
-            };
-            (t == tag && !key.ends_with("num_batches_tracked")).then(|| {
-                let shape = shape
-                    .split(',')
-                    .filter(|d| !d.is_empty())
-                    .map(|d| d.parse().unwrap());
-                (key.to_string(), shape.collect())
-            })
-        })
-        .collect();
-    assert!(!tensors.is_empty(), "{tag}");
+    let mut tensors = timm_tensors(tag);
     edit(&mut tensors);
-    let bytes: Vec<Vec<u8>> = tensors
-        .iter()
-        .map(|(_, s)| fill.to_le_bytes().repeat(s.iter().product::<usize>()))
-        .collect();
-    let views: Vec<(String, TensorView<'_>)> = tensors
-        .iter()
-        .zip(&bytes)
-        .map(|((k, s), b)| {
-            (
-                k.clone(),
-                TensorView::new(Dtype::F32, s.clone(), b).unwrap(),
-            )
-        })
-        .collect();
-    serialize(views, None).unwrap()
+    safetensors_bytes(&tensors, constant(fill))
 }
 
 /// `fetch timm:<tag>` takes the file from a Hugging Face hub cache, refuses

@@ -391,7 +391,7 @@ fn a_built_timm_tag_names_the_weights_it_trains_from() {
 }
 
 #[test]
-fn weights_for_a_timm_architecture_oodcal_does_not_build_are_refused() {
+fn a_timm_tag_trains_from_its_own_weights_input() {
     let dir = tempfile::tempdir().unwrap();
     let (text, lines) = with_model(&[
         ("name", "odd"),
@@ -403,6 +403,23 @@ fn weights_for_a_timm_architecture_oodcal_does_not_build_are_refused() {
         &out,
         lines[2],
         11,
-        "studies do not fine-tune `vgg11.tv_in1k` yet",
+        "trains from its own weights input `timm:vgg11.tv_in1k`",
+    );
+}
+
+#[test]
+fn a_vit_tag_at_another_side_than_its_own_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    // The quick study's 16 px: a ViT tag's position embeddings are for 224.
+    let (text, _) = with_model(&[
+        ("name", "odd"),
+        ("timm", "vit_tiny_patch16_224.augreg_in21k_ft_in1k"),
+    ]);
+    let out = plan_text(dir.path(), &text);
+    assert_located(
+        &out,
+        line_of(&text, "resolution"),
+        14,
+        "takes 224 px inputs only",
     );
 }

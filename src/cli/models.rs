@@ -1,10 +1,11 @@
-//! `oodcal models`: the models a manifest can name, and which of them oodcal trains.
+//! `oodcal models`: the models a manifest can name, and the weights input each trains from.
 
 use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
 use std::process::ExitCode;
 
+use crate::inputs::TIMM_PREFIX;
 use crate::model::registry::{timm_models, TimmModel};
 use crate::model::ModelSpec;
 
@@ -29,8 +30,8 @@ struct TimmLine<'a> {
     model: &'a TimmModel,
     /// Whether oodcal builds the tag's architecture in burn (timm's keys and logits).
     ported: bool,
-    /// Whether studies train this tag today (from pinned weights).
-    builds: bool,
+    /// The input a study fine-tunes the tag from (`oodcal fetch` it).
+    weights: String,
 }
 
 pub fn run(a: &ModelsArgs) -> Result<ExitCode> {
@@ -40,7 +41,10 @@ pub fn run(a: &ModelsArgs) -> Result<ExitCode> {
             .map(|model| TimmLine {
                 model,
                 ported: model.arch().is_some(),
-                builds: model.builds_as().is_some(),
+                weights: match model.lite_port() {
+                    Some(variant) => variant.name().to_string(),
+                    None => format!("{TIMM_PREFIX}{}", model.tag),
+                },
             })
             .collect(),
         zoo: ModelSpec::all().iter().map(ModelSpec::name).collect(),
@@ -50,7 +54,7 @@ pub fn run(a: &ModelsArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<44} {:<18} {:>9} {:>6} {:<42} {:>6} {:>9}  {:<6} trains",
+        "{:<44} {:<18} {:>9} {:>6} {:<42} {:>6} {:>9}  {:<6} weights input",
         "timm tag", "family", "params M", "head", "pre-training", "top-1", "GFLOPs224", "burn"
     );
     for line in &listing.timm {
@@ -65,15 +69,14 @@ pub fn run(a: &ModelsArgs) -> Result<ExitCode> {
             m.top1.map_or("-".to_string(), |t| format!("{t:.2}")),
             m.flops_224 as f64 / 1e9,
             if line.ported { "yes" } else { "no" },
-            if line.builds { "yes" } else { "not yet" }
+            line.weights
         );
     }
     let ported = listing.timm.iter().filter(|l| l.ported).count();
-    let built = listing.timm.iter().filter(|l| l.builds).count();
     println!(
         "\n{} timm tags; {ported} built in burn with timm's keys and logits (`oodcal predict` \
-         loads their safetensors); {built} train in studies today, the others are planned \
-         (`oodcal plan`).\nThe quick zoo (built in burn): {}",
+         loads their safetensors). A study fine-tunes a tag from its weights input once \
+         `oodcal fetch <input> --pin` has pinned it.\nThe quick zoo (built in burn): {}",
         listing.timm.len(),
         listing.zoo.join(", ")
     );

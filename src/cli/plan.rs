@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{Context, Global};
-use crate::inputs::{verify_input, InputVerdict};
+use crate::inputs::{verify_input, InputVerdict, TIMM_PREFIX};
+use crate::model::registry::timm_model;
 use crate::study::compute::{model_costs, run_images, ModelCost, DEFAULT_TFLOPS};
 use crate::study::{expand, PlannedRun, Study};
 
@@ -111,8 +112,8 @@ pub(super) fn input_lines(ctx: &Context, runs: &[PlannedRun]) -> Result<Vec<Inpu
                 return Ok(InputLine {
                     name: name.clone(),
                     digest: None,
-                    status: match name.starts_with("timm:") {
-                        true => "timm weights: studies do not fine-tune this tag yet",
+                    status: match name.starts_with(TIMM_PREFIX) {
+                        true => "not fetched yet: run `oodcal fetch` on it with `--pin`",
                         false => "not pinned yet: run `oodcal pretrain --pin`",
                     },
                 });
@@ -179,13 +180,12 @@ fn print_table(study: &Study, runs: &[PlannedRun], inputs: &[InputLine], e: &Est
     );
     for r in runs {
         let s = &r.spec;
-        let pre = s
-            .model
-            .pretrain
-            .as_ref()
-            .or(s.model.weights.as_ref())
-            .map(|p| p.get_ref().as_str())
-            .unwrap_or("none (from scratch)");
+        let timm = s.model.timm.as_ref().and_then(|t| timm_model(t.get_ref()));
+        let pre = match (s.model.pretrain.as_ref().or(s.model.weights.as_ref()), timm) {
+            (Some(name), _) => name.get_ref().clone(),
+            (None, Some(model)) => format!("timm {}", model.recipe),
+            (None, None) => "none (from scratch)".to_string(),
+        };
         println!(
             "{:<12}  {:<width$} {:<26} {:<6} {:<5} {:>8} {:>8} {:>5}",
             r.short_id(),

@@ -85,13 +85,13 @@ pub(super) fn exit_code(summary: &StudySummary) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Before any training starts, every planned run's architecture must be one
-/// oodcal builds (a timm tag may only be planned), and every input must verify.
+/// Before any training starts, every planned run's model must take the
+/// study's resolution, and every input must verify.
 pub(super) fn require_runnable(ctx: &Context, runs: &[PlannedRun]) -> Result<()> {
     let mut checked = std::collections::BTreeSet::new();
     for r in runs {
         if checked.insert(r.spec.model.name.get_ref()) {
-            r.spec.model.model_spec(r.spec.benchmark.resolution)?;
+            r.spec.model.architecture(r.spec.benchmark.resolution)?;
         }
     }
     let lines = super::plan::input_lines(ctx, runs)?;

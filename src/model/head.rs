@@ -10,7 +10,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::init::init_module_at;
-use super::{ModelError, Network};
+use super::{Backbone, ModelError, Network};
 
 /// What fine-tuning does to a pre-trained network's classifier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -45,6 +45,26 @@ pub(crate) fn linear_in<B: Backend>(linear: &Linear<B>) -> usize {
 }
 
 impl<B: Backend> Network<B> {
+    /// `backbone` (with `features`-wide outputs) under a new `classes`-way
+    /// head drawn from `seed`: a network trained from scratch, or a headless
+    /// checkpoint (MAE, DINO), which has no pre-trained head to keep.
+    pub fn with_new_head(
+        backbone: Backbone<B>,
+        features: usize,
+        classes: usize,
+        seed: u64,
+        device: &B::Device,
+    ) -> Result<Self, ModelError> {
+        if classes == 0 {
+            return Err(ModelError::NoClasses);
+        }
+        Ok(Self {
+            backbone,
+            head: new_linear(features, classes, seed, "head", device)?,
+            adapter: None,
+        })
+    }
+
     /// Prepares a (pre-trained) network for a task with `classes` classes.
     ///
     /// Only the new layer is drawn from `seed`; every other weight is kept.

@@ -3,6 +3,7 @@
 //! reference PyTorch port (pacs-lite), a classifier head with the paper's
 //! fine-tuning switch, and seeded initialisation that is identical on every backend.
 
+pub mod architecture;
 pub mod batch_norm;
 pub mod conv;
 pub mod efficientnet_lite;
@@ -19,6 +20,7 @@ pub mod zoo;
 use burn::nn::Linear;
 use burn::prelude::*;
 
+pub use architecture::Architecture;
 pub use efficientnet_lite::{EfficientNetLite, EfficientNetLiteConfig, LiteVariant};
 pub use head::HeadMode;
 pub use noise::Noise;

@@ -7,19 +7,22 @@
 //! `data-manifest.toml`), and what timm builds for each tag
 //! (`timm_models.tsv`, written by `scripts/timm_structure.py` on PyTorch's
 //! meta device: parameters, head classes, native input size, FLOPs). Every
-//! tag's architecture is built in burn ([`TimmModel::arch`]); which tags the
-//! studies also *train* is [`TimmModel::builds_as`]: the others are listed,
-//! planned and loadable (`oodcal predict`), and refused by `run` with the reason.
+//! tag's architecture is built in burn ([`TimmModel::arch`]), and studies
+//! fine-tune every tag from its pinned `timm:<tag>` weights, except the three
+//! EfficientNet-Lites the studies pinned before (see [`TimmModel::lite_port`]).
 
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use super::efficientnet_lite::LiteVariant;
+use super::efficientnet_lite::{LiteVariant, IMAGENET_1K_IMAGES};
 use super::timm::TimmArch;
 
 const AUTHORS_LIST: &str = include_str!("../../reports/reference/authors_timm_model_list.csv");
 const TIMM_TABLE: &str = include_str!("timm_models.tsv");
+
+/// Images of the full ImageNet (fall 2011 release, 21,841 classes).
+const IMAGENET_FULL_IMAGES: usize = 14_197_122;
 
 /// One of the paper's timm tags.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -32,6 +35,8 @@ pub struct TimmModel {
     pub family: String,
     /// Pre-training data, as read from the tag (e.g. `IN-1k`, `IN-21k`).
     pub pretraining: String,
+    /// The pretrained tag: timm's name for the recipe and data (`fb_in1k`).
+    pub recipe: String,
     pub params: u64,
     /// Classes of the pre-trained head; 0 where the checkpoint has none (MAE, DINO).
     pub head_classes: u32,
@@ -47,13 +52,36 @@ impl TimmModel {
     /// The burn port of the tag's architecture, with timm's keys and logits
     /// (`tests/model_timm_structure.rs`, `tests/model_timm_parity.rs`).
     pub fn arch(&self) -> Option<TimmArch> {
-        TimmArch::from_tag(&self.tag)
+        TimmArch::from_model_name(self.arch_name())
     }
 
-    /// The pinned weights input and architecture a study fine-tunes the tag
-    /// as (the EfficientNet-Lite port); `None` for the tags studies do not
-    /// fine-tune yet.
-    pub fn builds_as(&self) -> Option<LiteVariant> {
+    /// timm's architecture name: the tag without its pretrained tag
+    /// (`convnext_tiny`).
+    pub fn arch_name(&self) -> &str {
+        self.tag.split('.').next().unwrap_or(&self.tag)
+    }
+
+    /// Images of the pre-training data where it is one ImageNet release:
+    /// ImageNet-1k's training set (with or without its labels) or the full
+    /// ImageNet (timm's `in21k`, Facebook's `in22k`, fine-tuned on 1k or not),
+    /// as the ImageNet site counts them. `None` for timm's 12k subset and
+    /// JFT-300M, whose filtered sizes the tags do not state.
+    pub fn pretrain_images(&self) -> Option<usize> {
+        let data = self.pretraining.as_str();
+        if data.starts_with("IN-1k") {
+            Some(IMAGENET_1K_IMAGES)
+        } else if data.starts_with("IN-21k") || data.starts_with("IN-22k") {
+            Some(IMAGENET_FULL_IMAGES)
+        } else {
+            None
+        }
+    }
+
+    /// The EfficientNet-Lite port a study fine-tunes the tag as, from the
+    /// pinned `.pth` weights input of the same name (Lite0/1/2, whose records
+    /// predate the timm ports); `None` for the tags fine-tuned from their
+    /// `timm:<tag>` weights.
+    pub fn lite_port(&self) -> Option<LiteVariant> {
         LiteVariant::ALL
             .into_iter()
             .find(|v| lite_tag(*v) == self.tag)
@@ -101,11 +129,12 @@ fn parse(authors: &str, table: &str) -> Vec<TimmModel> {
             .position(|h| h == name)
             .unwrap_or_else(|| panic!("authors list: no column {name}"))
     };
-    let (tag, label, family, data, top1) = (
+    let (tag, label, family, data, recipe, top1) = (
         col("timm_name"),
         col("authors_label"),
         col("family"),
         col("pretrain_data_inferred"),
+        col("recipe_tag"),
         col("timm_in1k_top1_at_224_or_native"),
     );
     reader
@@ -122,6 +151,7 @@ fn parse(authors: &str, table: &str) -> Vec<TimmModel> {
                 label: row[label].to_string(),
                 family: row[family].to_string(),
                 pretraining: row[data].to_string(),
+                recipe: row[recipe].to_string(),
                 params: number(1),
                 head_classes: number(3) as u32,
                 input_size: t[4]
@@ -172,14 +202,14 @@ mod tests {
     }
 
     #[test]
-    fn three_tags_build_in_burn_the_efficientnet_lites() {
-        let built: Vec<&str> = timm_models()
+    fn three_lite_tags_train_as_the_pinned_lite_port() {
+        let ported: Vec<&str> = timm_models()
             .iter()
-            .filter(|m| m.builds_as().is_some())
+            .filter(|m| m.lite_port().is_some())
             .map(|m| m.tag.as_str())
             .collect();
         assert_eq!(
-            built,
+            ported,
             [
                 "tf_efficientnet_lite0.in1k",
                 "tf_efficientnet_lite1.in1k",
@@ -187,7 +217,12 @@ mod tests {
             ]
         );
         let lite0 = timm_model("tf_efficientnet_lite0.in1k").unwrap();
-        assert_eq!(lite0.builds_as(), Some(LiteVariant::Lite0));
+        assert_eq!(lite0.lite_port(), Some(LiteVariant::Lite0));
         assert_eq!(lite0.top1, Some(74.846));
+        let convnext = timm_model("convnext_tiny.fb_in22k_ft_in1k").unwrap();
+        assert_eq!(convnext.recipe, "fb_in22k_ft_in1k");
+        assert_eq!(convnext.pretrain_images(), Some(IMAGENET_FULL_IMAGES));
+        let mae = timm_model("vit_base_patch16_224.mae").unwrap();
+        assert_eq!(mae.pretrain_images(), Some(IMAGENET_1K_IMAGES));
     }
 }

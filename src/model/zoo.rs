@@ -11,7 +11,6 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::efficientnet_lite::{EfficientNetLiteConfig, LiteVariant};
-use super::head::new_linear;
 use super::init::init_module_at;
 use super::resnet::ResNetConfig;
 use super::vit::{Pool, VitConfig};
@@ -255,17 +254,9 @@ impl ModelSpec {
         device: &B::Device,
     ) -> Result<Network<B>, ModelError> {
         self.validate()?;
-        if classes == 0 {
-            return Err(ModelError::NoClasses);
-        }
         let config = self.backbone()?;
         let backbone = init_module_at(config.init(device), seed, "backbone")?;
-        let head = new_linear(config.feature_dim(), classes, seed, "head", device)?;
-        Ok(Network {
-            backbone,
-            head,
-            adapter: None,
-        })
+        Network::with_new_head(backbone, config.feature_dim(), classes, seed, device)
     }
 
     /// Parameter count of the network with a `classes`-way head, measured with

@@ -23,7 +23,9 @@ use super::start::Start;
 use crate::data::augment::FineTuneAug;
 use crate::data::batch::Transform;
 use crate::data::ImageSet;
-use crate::model::Network;
+use crate::model::registry::{timm_model, TimmModel};
+use crate::model::timm::TimmArch;
+use crate::model::{Backbone, HeadMode, Network};
 use crate::record::predictions::{self, EvalLogits, SplitLogits};
 use crate::record::store::write_record;
 use crate::record::{CodeVersion, Evaluation, ModelInfo, RunRecord, RunStatus, RECORD_SCHEMA};
@@ -32,6 +34,7 @@ use crate::train::{
     load_weights, logits_of_trained, mean_loss, train, BackendJob, BatchSource, DeviceInfo,
     OptimizerSpec, TrainConfig, TrainError, TrainRng,
 };
+use crate::weights::read_safetensors;
 
 pub const CHECKPOINT_FILE: &str = "checkpoint.bin";
 const PROGRESS_FILE: &str = "progress.json";
@@ -161,24 +164,27 @@ impl BackendJob for FineTuneJob<'_> {
 impl FineTuneJob<'_> {
     /// The network the run starts from (its initialisation is seeded by the trial seed).
     fn build<B: AutodiffBackend>(&self, device: &B::Device) -> Result<Network<B>> {
-        let spec = self.run.spec.model.model_spec(self.resolution as u32)?;
+        let spec = || self.run.spec.model.model_spec(self.resolution as u32);
         let seed = self.run.spec.seed;
         let classes = self.set.class_names.len();
         let head = self.run.spec.head;
         let model = match &self.start {
-            Start::Scratch => spec.build::<B>(classes, seed, device)?,
+            Start::Scratch => spec()?.build::<B>(classes, seed, device)?,
             Start::Pretrained {
                 path, classes: pre, ..
             } => {
-                let template = spec.build::<B>(*pre, seed, device)?;
+                let template = spec()?.build::<B>(*pre, seed, device)?;
                 load_weights(path, template, device)?.adapt_head(head, classes, seed)?
             }
             Start::Weights { path, input } => {
-                let variant = spec
+                let variant = spec()?
                     .lite_variant()
                     .with_context(|| format!("weights `{input}` fit EfficientNet-Lite only"))?;
                 let network = variant.config().load_pretrained::<B>(path, device)?;
                 network.adapt_head(head, classes, seed)?
+            }
+            Start::Timm { path, model, arch } => {
+                timm_network::<B>(path, model, arch, head, classes, seed, device)?
             }
         };
         Ok(model)
@@ -203,6 +209,12 @@ impl FineTuneJob<'_> {
     fn record(&self, params: usize, info: &DeviceInfo, wall_seconds: f64) -> RunRecord {
         let s = &self.run.spec;
         let pre = self.start.pretraining();
+        // A timm tag's family is the authors' (`ConvNeXt`), its size timm's
+        // architecture name (`convnext_tiny`).
+        let (family, size) = match s.model.timm.as_ref().and_then(|t| timm_model(t.get_ref())) {
+            Some(m) => (m.family.clone(), m.arch_name().to_string()),
+            None => (s.model.family.clone(), s.model.size.clone()),
+        };
         RunRecord {
             schema: RECORD_SCHEMA.to_string(),
             run_id: self.run.id.clone(),
@@ -211,8 +223,8 @@ impl FineTuneJob<'_> {
             spec: s.to_value(),
             model: ModelInfo {
                 label: s.model.name.get_ref().clone(),
-                family: s.model.family.clone(),
-                size: s.model.size.clone(),
+                family,
+                size,
                 params,
                 pretraining: pre.label,
                 pretrain_images: pre.images,
@@ -233,6 +245,35 @@ impl FineTuneJob<'_> {
             predictions: None,
         }
     }
+}
+
+/// timm's pre-trained network from its weights file, readied for a task of
+/// `classes` classes by the head rule `head`; a headless checkpoint (MAE,
+/// DINO) has no pre-trained head to keep, so the task's layer goes on its
+/// features. New layers are drawn from `seed`.
+fn timm_network<B: AutodiffBackend>(
+    path: &Path,
+    model: &TimmModel,
+    arch: &TimmArch,
+    head: HeadMode,
+    classes: usize,
+    seed: u64,
+    device: &B::Device,
+) -> Result<Network<B>> {
+    let dict =
+        read_safetensors(path).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.kind))?;
+    let origin = path.display().to_string();
+    let network = match model.head_classes as usize {
+        0 => {
+            let backbone = arch.load_backbone(arch.init::<B>(device), &dict, &origin)?;
+            let features = arch.feature_dim();
+            Network::with_new_head(Backbone::Timm(backbone), features, classes, seed, device)?
+        }
+        n => arch
+            .load(arch.init_network::<B>(n, device), &dict, &origin)?
+            .adapt_head(head, classes, seed)?,
+    };
+    Ok(network)
 }
 
 /// Resume state, only meaningful beside a checkpoint. Unreadable progress is

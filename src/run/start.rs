@@ -1,5 +1,6 @@
 //! Where a fine-tuning run's weights start from: a zoo checkpoint made by
-//! `oodcal pretrain`, downloaded weights, or scratch. Resolved once per `run`
+//! `oodcal pretrain`, downloaded weights (the Lite port's, or timm's for one
+//! of the paper's tags), or scratch. Resolved once per `run`
 //! call, for the models with pending runs, each file verified against its pin
 //! before any run starts; the fine-tuning stage only reads the result.
 
@@ -10,8 +11,11 @@ use anyhow::{bail, Context, Result};
 
 use crate::checksum::DigestCache;
 use crate::data::recipes::RecipeName;
-use crate::inputs::{verify_input, Catalogue, Generator, InputVerdict, Roots};
+use crate::inputs::{verify_input, Catalogue, Generator, InputVerdict, Roots, TIMM_PREFIX};
 use crate::model::efficientnet_lite::{IMAGENET_1K_IMAGES, PRETRAINING};
+use crate::model::registry::TimmModel;
+use crate::model::timm::TimmArch;
+use crate::model::Architecture;
 use crate::study::{targets, PlannedRun, PretrainEntry, PretrainTarget, Study};
 
 /// Where a run's weights come from.
@@ -31,6 +35,13 @@ pub enum Start {
     Weights {
         path: PathBuf,
         input: String,
+    },
+    /// timm's weights for one of the paper's tags (its `timm:<tag>` input,
+    /// verified against its pin).
+    Timm {
+        path: PathBuf,
+        model: &'static TimmModel,
+        arch: TimmArch,
     },
 }
 
@@ -62,6 +73,11 @@ impl Start {
                 label: Some(PRETRAINING.to_string()),
                 images: Some(IMAGENET_1K_IMAGES),
                 recipe: None,
+            },
+            Start::Timm { model, .. } => Pretraining {
+                label: Some(model.pretraining.clone()),
+                images: model.pretrain_images(),
+                recipe: Some(model.recipe.clone()),
             },
         }
     }
@@ -104,26 +120,33 @@ pub fn resolve_starts(
         }
     }
     for model in &study.models {
-        let Some(weights) = &model.weights else {
-            continue;
-        };
         if !pending.iter().any(|r| r.spec.model.name == model.name) {
             continue;
         }
-        let name = weights.get_ref();
-        let path = verified_file(
-            catalogue,
-            roots,
-            name,
-            &format!("run `oodcal fetch {name}`"),
-        )?;
-        out.insert(
-            model.name.get_ref().clone(),
-            Start::Weights {
-                path,
-                input: name.clone(),
-            },
-        );
+        let start = match (
+            &model.weights,
+            model.architecture(study.benchmark.resolution)?,
+        ) {
+            (Some(weights), _) => {
+                let name = weights.get_ref();
+                let remedy = format!("run `oodcal fetch {name}`");
+                Start::Weights {
+                    path: verified_file(catalogue, roots, name, &remedy)?,
+                    input: name.clone(),
+                }
+            }
+            (None, Architecture::Timm { model, arch }) => {
+                let name = format!("{TIMM_PREFIX}{}", model.tag);
+                let remedy = format!("run `oodcal fetch {name} --pin`");
+                Start::Timm {
+                    path: verified_file(catalogue, roots, &name, &remedy)?,
+                    model,
+                    arch,
+                }
+            }
+            (None, Architecture::Zoo(_)) => continue,
+        };
+        out.insert(model.name.get_ref().clone(), start);
     }
     Ok(out)
 }
@@ -136,9 +159,12 @@ fn verified_file(
     name: &str,
     remedy: &str,
 ) -> Result<PathBuf> {
-    let input = catalogue
-        .get(name)
-        .with_context(|| format!("input `{name}` is not in {}", catalogue.file.display()))?;
+    let input = catalogue.get(name).with_context(|| {
+        format!(
+            "input `{name}` is not in {}\n    {remedy}",
+            catalogue.file.display()
+        )
+    })?;
     let status = verify_input(input, roots, &DigestCache::disabled())
         .with_context(|| format!("input `{name}`: cannot check it"))?;
     match status.verdict {

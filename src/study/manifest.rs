@@ -10,7 +10,7 @@ use crate::aggregate::Rule;
 use crate::data::recipes::RecipeName;
 use crate::inputs::{relative_path, Catalogue};
 use crate::model::registry::timm_model;
-use crate::model::{HeadMode, ModelSpec};
+use crate::model::{Architecture, HeadMode, ModelSpec};
 use crate::source_error::SourceError;
 use crate::train::{Algorithm, OptimizerKind};
 
@@ -117,35 +117,49 @@ impl ModelEntry {
         self.pretrain.is_none() && self.weights.is_none() && self.timm.is_none()
     }
 
-    /// The architecture at `resolution` (the zoo's own `family-size` parser,
-    /// so the manifest and the zoo never disagree on what exists; a timm tag
-    /// through the registry, which says which tags oodcal builds).
-    pub fn model_spec(&self, resolution: u32) -> anyhow::Result<ModelSpec> {
+    /// What the model trains as at `resolution`: a zoo network by the zoo's
+    /// own `family-size` parser (so the manifest and the zoo never disagree on
+    /// what exists), or a timm tag through the registry.
+    pub fn architecture(&self, resolution: u32) -> anyhow::Result<Architecture> {
         use anyhow::Context as _;
-        let spec = match &self.timm {
-            Some(tag) => timm_builds_as(tag.get_ref()).map(ModelSpec::lite),
-            None => ModelSpec::from_parts(&self.family, &self.size).map_err(anyhow::Error::from),
+        let side = resolution as usize;
+        match &self.timm {
+            Some(tag) => timm_architecture(tag.get_ref(), side),
+            None => ModelSpec::from_parts(&self.family, &self.size)
+                .map(|spec| Architecture::Zoo(spec.with_image_size(side)))
+                .map_err(anyhow::Error::from),
         }
-        .with_context(|| format!("model `{}`", self.name.get_ref()))?;
-        Ok(spec.with_image_size(resolution as usize))
+        .with_context(|| format!("model `{}`", self.name.get_ref()))
+    }
+
+    /// The zoo network of a model oodcal pre-trains or builds from a seed;
+    /// a timm tag other than the Lite port has none.
+    pub fn model_spec(&self, resolution: u32) -> anyhow::Result<ModelSpec> {
+        match self.architecture(resolution)? {
+            Architecture::Zoo(spec) => Ok(spec),
+            Architecture::Timm { model, .. } => anyhow::bail!(
+                "model `{}`: timm tag `{}` is fine-tuned from timm's weights, not a zoo network",
+                self.name.get_ref(),
+                model.tag
+            ),
+        }
     }
 }
 
-/// The burn architecture a timm tag trains as, or why it cannot be trained.
-fn timm_builds_as(tag: &str) -> anyhow::Result<crate::model::LiteVariant> {
+/// What a timm tag trains as: the EfficientNet-Lite port for the three tags
+/// whose `.pth` weights the studies pin, timm's architecture for the others.
+fn timm_architecture(tag: &str, side: usize) -> anyhow::Result<Architecture> {
     let Some(model) = timm_model(tag) else {
         anyhow::bail!(
             "`{tag}` is not one of the paper's 91 timm tags (`oodcal models` lists them)"
         );
     };
-    model.builds_as().ok_or_else(|| {
-        anyhow::anyhow!(
-            "timm tag `{tag}` ({}) is one of the paper's models and builds in burn \
-             (`oodcal predict` loads its weights), but studies do not fine-tune it yet: \
-             `plan` sizes it, `run` cannot train it (`oodcal models` shows which tags train)",
-            model.family
-        )
-    })
+    match model.lite_port() {
+        Some(variant) => Ok(Architecture::Zoo(
+            ModelSpec::lite(variant).with_image_size(side),
+        )),
+        None => Architecture::timm(model, side).map_err(anyhow::Error::msg),
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -384,17 +398,18 @@ fn check_models(
                 format!("model `{}` is declared twice", m.name.get_ref()),
             ));
         }
+        // The resolution is the study's, but whether a network takes it is the model's.
+        let resolution = raw.benchmark.resolution as usize;
+        let resolution_at = fields.offset("benchmark", None, "resolution");
         let spec = match &m.timm {
-            Some(tag) => match check_timm(m, tag, err)? {
+            Some(tag) => match check_timm(m, tag, (resolution, resolution_at), err)? {
                 Some(spec) => spec,
                 None => continue,
             },
             None => zoo_spec(m, err)?,
         };
-        // The resolution is the study's, but whether a network takes it is the model's.
-        let resolution = raw.benchmark.resolution as usize;
         if let Err(e) = spec.with_image_size(resolution).validate() {
-            let at = fields.offset("benchmark", None, "resolution");
+            let at = resolution_at;
             return Err(err(
                 at,
                 format!("benchmark.resolution: model `{}`: {e}", m.name.get_ref()),
@@ -455,12 +470,14 @@ fn zoo_spec(m: &ModelEntry, err: ErrAt) -> Result<ModelSpec, SourceError> {
 }
 
 /// A model named by a timm tag: one of the registry's, alone (no `family`,
-/// `size` or `[[pretrain]]`), and with the weights input it trains from
-/// where oodcal builds it. Returns its architecture where oodcal builds it;
-/// `None` for a tag that `plan` sizes and `run` refuses.
+/// `size` or `[[pretrain]]`). The three Lite port tags name the `.pth`
+/// weights input they train from and return that port, checked further as a
+/// zoo network; every other tag trains from its own `timm:<tag>` input (no
+/// `weights`) at a side its architecture takes, and is checked here (`None`).
 fn check_timm(
     m: &ModelEntry,
     tag: &Spanned<String>,
+    (side, side_at): (usize, usize),
     err: ErrAt,
 ) -> Result<Option<ModelSpec>, SourceError> {
     let name = m.name.get_ref();
@@ -488,7 +505,7 @@ fn check_timm(
         .as_ref()
         .map_or(tag.span().start, |w| w.span().start);
     let given = m.weights.as_ref().map(|w| w.get_ref().as_str());
-    match model.builds_as() {
+    match model.lite_port() {
         Some(variant) if given == Some(variant.name()) => Ok(Some(ModelSpec::lite(variant))),
         Some(variant) => Err(err(
             at,
@@ -503,12 +520,18 @@ fn check_timm(
         None if given.is_some() => Err(err(
             at,
             format!(
-                "model `{name}`: studies do not fine-tune `{}` yet, so no weights \
-                 input goes with it; leave out `weights`",
-                model.tag
+                "model `{name}`: timm tag `{}` trains from its own weights input \
+                 `timm:{}` (`oodcal fetch timm:{} --pin`); leave out `weights`",
+                model.tag, model.tag, model.tag
             ),
         )),
-        None => Ok(None),
+        None => match Architecture::timm(model, side) {
+            Ok(_) => Ok(None),
+            Err(e) => Err(err(
+                side_at,
+                format!("benchmark.resolution: model `{name}`: {e}"),
+            )),
+        },
     }
 }
 

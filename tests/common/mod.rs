@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod timm_file;
 pub mod tiny;
 
 use std::path::{Path, PathBuf};

@@ -59,6 +59,16 @@ size = "tiny"
 
 impl TinyRepo {
     pub fn new(steps: u32, every: u32, lr: &str) -> TinyRepo {
+        let study = TINY_STUDY
+            .replace("STEPS", &steps.to_string())
+            .replace("EVERY", &every.to_string())
+            .replace("LR", lr);
+        TinyRepo::with_study(&study)
+    }
+
+    /// A scratch repository whose `experiments/tiny.toml` is `study` (its
+    /// runs folder `runs/tiny`).
+    pub fn with_study(study: &str) -> TinyRepo {
         let dir = tempfile::tempdir().unwrap();
         std::fs::copy(
             repo().join("data-manifest.toml"),
@@ -66,10 +76,6 @@ impl TinyRepo {
         )
         .unwrap();
         std::fs::create_dir_all(dir.path().join("experiments")).unwrap();
-        let study = TINY_STUDY
-            .replace("STEPS", &steps.to_string())
-            .replace("EVERY", &every.to_string())
-            .replace("LR", lr);
         std::fs::write(dir.path().join("experiments/tiny.toml"), study).unwrap();
         TinyRepo { dir }
     }
