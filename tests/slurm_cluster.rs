@@ -1,8 +1,9 @@
 //! `oodcal slurm` on a real single-node Slurm, started and stopped by
 //! `scripts/slurm-cluster.sh`: a 6-run slice of the quick study as a job
 //! array of at most 2 tasks at once; one task's oodcal killed with SIGKILL
-//! mid-run and another task cancelled with `scancel`; `slurm status` names
-//! both; a second `submit` completes them; every record verifies, no run is
+//! mid-run, another task cancelled with `scancel` and a third requeued with
+//! `scontrol requeue` (it resumes in the same submission); `slurm status`
+//! names the first two; a second `submit` completes them; every record verifies, no run is
 //! recorded twice, and the report job's page equals one built from the same
 //! records on one machine.
 //!
@@ -217,7 +218,7 @@ fn slice(study: &Study) -> Vec<String> {
 }
 
 #[test]
-fn a_job_array_survives_a_killed_and_a_cancelled_task() {
+fn a_job_array_survives_a_killed_a_cancelled_and_a_requeued_task() {
     if !is_root() {
         eprintln!("SKIPPED: munged must run as its own user, which needs root");
         return;
@@ -261,6 +262,21 @@ fn a_job_array_survives_a_killed_and_a_cancelled_task() {
         .status()
         .unwrap();
     assert!(scancel.success());
+    // Requeue a third while it trains: Slurm stops it as it stops a cancelled
+    // task (SIGTERM), then starts it again, and it resumes from its checkpoint.
+    let mut requeued = None;
+    wait_for(Duration::from_secs(120), "a third task to train", || {
+        requeued = study.training(&[&killed, &cancelled]);
+        requeued.is_some()
+    });
+    let (requeued, _) = requeued.unwrap();
+    let task = runs_txt.lines().position(|l| l == requeued).unwrap();
+    let requeue = cluster
+        .cmd("scontrol")
+        .args(["requeue", &format!("{array}_{task}")])
+        .status()
+        .unwrap();
+    assert!(requeue.success());
     cluster.wait_gone(&[&array, &report], Duration::from_secs(300));
 
     let states = study.states();
@@ -275,6 +291,13 @@ fn a_job_array_survives_a_killed_and_a_cancelled_task() {
     );
     let recorded = states.values().filter(|s| *s == "recorded").count();
     assert_eq!(recorded, 4, "the other four ran to the end: {states:?}");
+    assert_eq!(states[&requeued], "recorded", "requeued run: {states:?}");
+    let record = oodcal::record::store::read_verified(&study.run_dir(&requeued)).unwrap();
+    assert!(
+        record.resumed_from > 0,
+        "the requeued run resumed from step {}",
+        record.resumed_from
+    );
 
     let (array2, report2) = study.submit();
     let second =
