@@ -1,4 +1,5 @@
-//! Checkpoints: an interrupted and resumed run equals an uninterrupted one on CPU.
+//! Checkpoints: an interrupted and resumed run equals an uninterrupted one on
+//! CPU, for the zoo and for the paper's timm networks.
 
 mod train_support;
 
@@ -146,5 +147,64 @@ fn a_damaged_or_misplaced_checkpoint_is_set_aside_and_the_run_starts_afresh() {
         assert!(dir.path().join("run.ckpt.rejected").exists());
         assert_eq!(out.resumed_from, 0, "{note}");
         assert_eq!(out.losses, straight.losses, "{note}");
+    }
+}
+
+#[path = "common/timm_file.rs"]
+mod timm_file;
+
+/// The paper's timm networks (here RegNetY-002: BatchNorm, squeeze-excite,
+/// grouped convolutions; ConvNeXt-tiny: LayerNorm, layer scale, depthwise
+/// convolutions) checkpoint and resume as exactly as the zoo's, so a cluster
+/// task stopped mid-run loses nothing: loaded from a timm-shaped file with the
+/// paper's head rule, as `oodcal run` builds them.
+#[test]
+fn resumed_timm_networks_match_an_uninterrupted_run() {
+    use oodcal::model::registry::timm_model;
+    use oodcal::model::HeadMode;
+    use oodcal::weights::read_safetensors;
+    const SIDE: usize = 32;
+    for tag in ["regnety_002.pycls_in1k", "convnext_tiny.fb_in1k"] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("weights.safetensors");
+        let tensors = timm_file::timm_tensors(tag);
+        std::fs::write(
+            &file,
+            timm_file::safetensors_bytes(&tensors, timm_file::he_initialised(3)),
+        )
+        .unwrap();
+        let dict = read_safetensors(&file).unwrap();
+        let model = timm_model(tag).unwrap();
+        let arch = model.arch().unwrap();
+        let build = || {
+            let network = arch.init_network::<B>(model.head_classes as usize, &device());
+            arch.load(network, &dict, tag)
+                .unwrap()
+                .adapt_head(HeadMode::AddLinear, 4, 5)
+                .unwrap()
+        };
+        let optimizer = || OptimizerSpec::sgd(0.01, 1e-4);
+        let mut source = toy_source(2, SIDE, 4);
+        let straight = train(
+            build(),
+            &config(optimizer()),
+            &mut source,
+            |_, _| Ok(()),
+            &device(),
+        )
+        .unwrap();
+        let path = dir.path().join("run.ckpt");
+        let interrupted = config(optimizer())
+            .with_checkpoint(&path, 100)
+            .with_stop_after(4);
+        let first = train(build(), &interrupted, &mut source, |_, _| Ok(()), &device()).unwrap();
+        assert!(!first.finished && path.exists(), "{tag}");
+        let resumed = config(optimizer()).with_checkpoint(&path, 100);
+        let second = train(build(), &resumed, &mut source, |_, _| Ok(()), &device()).unwrap();
+        assert_eq!(second.resumed_from, 4, "{tag}");
+        assert!(straight.losses.iter().all(|l| l.is_finite()), "{tag}");
+        assert_eq!(second.losses, straight.losses, "{tag}");
+        let (a, b) = (flat_params(&second.model), flat_params(&straight.model));
+        assert!(a == b, "{tag}: final tensors differ");
     }
 }

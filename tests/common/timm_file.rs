@@ -1,6 +1,9 @@
 //! Safetensors files shaped like timm's download of a tag: its keys and
 //! shapes from the committed structure listing, with values the test chooses.
 
+// Included by files that use only some of these.
+#![allow(dead_code)]
+
 use std::io::Read;
 use std::path::PathBuf;
 
