@@ -119,3 +119,60 @@ fn a_timm_tag_is_fine_tuned_from_its_pinned_weights() {
     );
     assert_ne!(second.final_metrics, record.final_metrics);
 }
+
+/// A DINO checkpoint has no pre-trained head: the run puts the task's layer
+/// on its features (nothing to keep, so nothing is added on top), and says
+/// so in the record. ViT-S/16 at its own 224 px, on a VLCS-shaped folder of
+/// a few real images per class and domain, so the test takes seconds.
+#[test]
+fn a_headless_tag_gets_the_task_layer_on_its_features() {
+    use oodcal::data::domainbed::VLCS;
+    const DINO: &str = "vit_small_patch16_224.dino";
+    let study = STUDY
+        .replace("dataset = \"glyph-dg\"", "dataset = \"VLCS\"")
+        .replace("test_domain = \"art\"", "test_domain = \"VOC2007\"")
+        .replace("resolution = 32", "resolution = 224")
+        .replace("batch_per_domain = 4", "batch_per_domain = 2")
+        .replace("steps = 4", "steps = 2")
+        .replace(TAG, DINO);
+    let repo = TinyRepo::with_study(&study);
+    let vlcs = repo.path().join("download/VLCS");
+    for (d, domain) in VLCS.domains.iter().enumerate() {
+        for (c, class) in VLCS.classes.iter().enumerate() {
+            let dir = vlcs.join(domain).join(class);
+            std::fs::create_dir_all(&dir).unwrap();
+            for i in 0..2u8 {
+                let shade = [40 * c as u8, 60 * d as u8, 100 * i];
+                image::RgbImage::from_pixel(24, 24, image::Rgb(shade))
+                    .save(dir.join(format!("{i}.png")))
+                    .unwrap();
+            }
+        }
+    }
+    let fetched = run(repo.bare(&["fetch", "VLCS", "--pin", "--from"]).arg(&vlcs));
+    assert_eq!(fetched.code, 0, "{}", fetched.stderr);
+    let file = repo.path().join("dino.safetensors");
+    let tensors = timm_tensors(DINO);
+    std::fs::write(&file, safetensors_bytes(&tensors, he_initialised(1))).unwrap();
+    let fetched = run(repo
+        .bare(&["fetch", &format!("timm:{DINO}"), "--pin", "--from"])
+        .arg(&file));
+    assert_eq!(fetched.code, 0, "{}", fetched.stderr);
+
+    repo.oodcal(&["run"]);
+    let record = &repo.records()[0];
+    let info = &record.model;
+    assert_eq!(timm_model(DINO).unwrap().head_classes, 0);
+    assert_eq!(
+        (info.family.as_str(), info.size.as_str()),
+        ("ViT", "vit_small_patch16_224")
+    );
+    assert_eq!(info.recipe.as_deref(), Some("dino"));
+    let in_file: usize = tensors
+        .iter()
+        .map(|(_, s)| s.iter().product::<usize>())
+        .sum();
+    // ViT-S's 384 features straight to VLCS's 5 classes.
+    assert_eq!(info.params, in_file + 384 * 5 + 5);
+    assert!(record.final_metrics.as_ref().unwrap().ood_nll.is_finite());
+}
