@@ -51,9 +51,9 @@ fn repo_with_weights(seed: u64) -> (TinyRepo, std::path::PathBuf, Vec<u8>) {
     (repo, file, bytes)
 }
 
-fn fetch(repo: &TinyRepo, file: &std::path::Path) {
-    let name = format!("timm:{TAG}");
-    let out = run(repo.bare(&["fetch", &name, "--pin", "--from"]).arg(file));
+/// `oodcal fetch <input> --pin --from <from>`, which must succeed.
+fn fetch(repo: &TinyRepo, input: &str, from: &std::path::Path) {
+    let out = run(repo.bare(&["fetch", input, "--pin", "--from"]).arg(from));
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
@@ -78,7 +78,7 @@ fn a_timm_tag_is_fine_tuned_from_its_pinned_weights() {
     );
     assert!(!repo.runs_dir().exists() || repo.record_dirs().is_empty());
 
-    fetch(&repo, &file);
+    fetch(&repo, &name, &file);
     repo.oodcal(&["run"]);
     let records = repo.records();
     assert_eq!(records.len(), 1);
@@ -110,7 +110,7 @@ fn a_timm_tag_is_fine_tuned_from_its_pinned_weights() {
 
     // Other weights, another run: the weights are what the run starts from.
     let (other, other_file, _) = repo_with_weights(2);
-    fetch(&other, &other_file);
+    fetch(&other, &name, &other_file);
     other.oodcal(&["run"]);
     let second = &other.records()[0];
     assert_ne!(
@@ -149,15 +149,11 @@ fn a_headless_tag_gets_the_task_layer_on_its_features() {
             }
         }
     }
-    let fetched = run(repo.bare(&["fetch", "VLCS", "--pin", "--from"]).arg(&vlcs));
-    assert_eq!(fetched.code, 0, "{}", fetched.stderr);
+    fetch(&repo, "VLCS", &vlcs);
     let file = repo.path().join("dino.safetensors");
     let tensors = timm_tensors(DINO);
     std::fs::write(&file, safetensors_bytes(&tensors, he_initialised(1))).unwrap();
-    let fetched = run(repo
-        .bare(&["fetch", &format!("timm:{DINO}"), "--pin", "--from"])
-        .arg(&file));
-    assert_eq!(fetched.code, 0, "{}", fetched.stderr);
+    fetch(&repo, &format!("timm:{DINO}"), &file);
 
     repo.oodcal(&["run"]);
     let record = &repo.records()[0];

@@ -5,7 +5,7 @@ use clap::Args;
 use serde::Serialize;
 use std::process::ExitCode;
 
-use crate::inputs::TIMM_PREFIX;
+use crate::inputs::timm_input;
 use crate::model::registry::{timm_models, TimmModel};
 use crate::model::ModelSpec;
 
@@ -43,7 +43,7 @@ pub fn run(a: &ModelsArgs) -> Result<ExitCode> {
                 ported: model.arch().is_some(),
                 weights: match model.lite_port() {
                     Some(variant) => variant.name().to_string(),
-                    None => format!("{TIMM_PREFIX}{}", model.tag),
+                    None => timm_input(&model.tag),
                 },
             })
             .collect(),

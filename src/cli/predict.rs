@@ -50,20 +50,16 @@ pub struct PredictArgs {
 }
 
 pub fn run(a: &PredictArgs) -> Result<ExitCode> {
-    let (network, native, fixed) = load_network(a)?;
+    let (network, native, arch) = load_network(a)?;
     let first = image::open(&a.images[0])
         .with_context(|| format!("{}: cannot read the image", a.images[0].display()))?;
     let size = a
         .size
-        .or(fixed)
+        .or(arch.and_then(|arch| arch.fixed_image_size()))
         .or(native)
         .unwrap_or(first.width() as usize);
-    if let Some(fixed) = fixed.filter(|&f| f != size) {
-        bail!(
-            "`{}` is laid out for {fixed} px inputs (its position embeddings or token \
-             MLPs), not {size}: leave out --size",
-            a.name
-        );
+    if let Some(Err(reason)) = arch.map(|arch| arch.check_image_size(size)) {
+        bail!("`{}` {reason}: leave out --size", a.name);
     }
     let inputs = a
         .images
@@ -100,8 +96,8 @@ pub fn run(a: &PredictArgs) -> Result<ExitCode> {
 }
 
 /// The network with the file's weights, the native input side if known, and
-/// the only side it takes, for a token model (ViT, Mixer).
-fn load_network(a: &PredictArgs) -> Result<(Network<B>, Option<usize>, Option<usize>)> {
+/// its timm architecture (`None` for the EfficientNet-Lite port).
+fn load_network(a: &PredictArgs) -> Result<(Network<B>, Option<usize>, Option<TimmArch>)> {
     let device = Default::default();
     let origin = a.weights.display().to_string();
     if let Some(variant) = LiteVariant::from_name(&a.name) {
@@ -132,7 +128,7 @@ fn load_network(a: &PredictArgs) -> Result<(Network<B>, Option<usize>, Option<us
         bail!("{origin}: no classifier (`{head_bias}`): a headless checkpoint has no classes to predict");
     };
     let network = arch.load(arch.init_network::<B>(classes, &device), &dict, &origin)?;
-    Ok((network, native, arch.fixed_image_size()))
+    Ok((network, native, Some(arch)))
 }
 
 /// An image as a normalised CHW input of side `size`: taken as it is at that

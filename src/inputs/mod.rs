@@ -12,5 +12,5 @@ pub use catalogue::{relative_path, Catalogue, Expected, Input, InputKind, Locati
 pub use fetch::{fetch, pin_folder, upsert_input, FetchOptions};
 pub use generated::Generator;
 pub use roots::Roots;
-pub use timm_weights::{fetch_timm, TimmSource, PREFIX as TIMM_PREFIX};
+pub use timm_weights::{fetch_timm, input_name as timm_input, TimmSource, PREFIX as TIMM_PREFIX};
 pub use verify::{verify_input, InputStatus, InputVerdict};

@@ -17,6 +17,11 @@ use crate::weights::read_safetensors;
 /// Input names of timm weights: `timm:<tag>`.
 pub const PREFIX: &str = "timm:";
 
+/// The data-manifest input holding timm's weights for `tag`.
+pub fn input_name(tag: &str) -> String {
+    format!("{PREFIX}{tag}")
+}
+
 /// Where `fetch timm:<tag>` takes the file from.
 #[derive(Debug, Clone)]
 pub enum TimmSource {
@@ -38,7 +43,7 @@ pub fn fetch_timm(
     let model = timm_model(tag).with_context(|| {
         format!("`{tag}` is not one of the paper's timm tags (see `oodcal models`)")
     })?;
-    let name = format!("{PREFIX}{tag}");
+    let name = input_name(tag);
     let pinned = catalogue.get(&name);
     // Where a pin says the file lives, or where a new pin will put it.
     let rel = pinned.map_or_else(

@@ -24,13 +24,8 @@ impl Architecture {
         let arch = model
             .arch()
             .ok_or_else(|| format!("timm tag `{}` has no burn architecture", model.tag))?;
-        match arch.fixed_image_size() {
-            Some(side) if side != image_size => Err(format!(
-                "timm tag `{}` takes {side} px inputs only (its pre-trained position \
-                 embeddings are laid out for that grid), not {image_size}",
-                model.tag
-            )),
-            _ => Ok(Architecture::Timm { model, arch }),
-        }
+        arch.check_image_size(image_size)
+            .map_err(|reason| format!("timm tag `{}` {reason}", model.tag))?;
+        Ok(Architecture::Timm { model, arch })
     }
 }

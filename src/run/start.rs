@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::checksum::DigestCache;
 use crate::data::recipes::RecipeName;
-use crate::inputs::{verify_input, Catalogue, Generator, InputVerdict, Roots, TIMM_PREFIX};
+use crate::inputs::{timm_input, verify_input, Catalogue, Generator, InputVerdict, Roots};
 use crate::model::efficientnet_lite::{IMAGENET_1K_IMAGES, PRETRAINING};
 use crate::model::registry::TimmModel;
 use crate::model::timm::TimmArch;
@@ -136,7 +136,7 @@ pub fn resolve_starts(
                 }
             }
             (None, Architecture::Timm { model, arch }) => {
-                let name = format!("{TIMM_PREFIX}{}", model.tag);
+                let name = timm_input(&model.tag);
                 let remedy = format!("run `oodcal fetch {name} --pin`");
                 Start::Timm {
                     path: verified_file(catalogue, roots, &name, &remedy)?,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::manifest::{ModelEntry, Study};
 use super::run_id::{run_id, RunSpec, RUN_SPEC_SCHEMA};
 use super::zoo_checkpoint::zoo_checkpoint;
-use crate::inputs::{Catalogue, TIMM_PREFIX};
+use crate::inputs::{timm_input, Catalogue};
 
 #[derive(Debug, Clone)]
 pub struct PlannedRun {
@@ -104,7 +104,7 @@ fn model_inputs(
         inputs.insert(w.get_ref().clone(), digest_of(w.get_ref()));
     } else if let Some(tag) = &model.timm {
         // timm's weights (`oodcal fetch timm:<tag> --pin`), by their pin once they have one.
-        let name = format!("{TIMM_PREFIX}{}", tag.get_ref());
+        let name = timm_input(tag.get_ref());
         inputs.insert(name.clone(), digest_of(&name));
     }
     inputs

@@ -131,6 +131,17 @@ impl TimmArch {
         }
     }
 
+    /// Whether the network takes inputs of side `size`, or why not.
+    pub fn check_image_size(&self, size: usize) -> Result<(), String> {
+        match self.fixed_image_size() {
+            Some(side) if side != size => Err(format!(
+                "takes {side} px inputs only: its position embeddings (a Mixer's token \
+                 MLPs) are laid out for {side} px inputs, not {size}"
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Width of the features the classifier reads.
     pub fn feature_dim(&self) -> usize {
         match self {
