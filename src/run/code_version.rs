@@ -20,7 +20,8 @@ pub fn code_version(repo: &Path) -> CodeVersion {
     }
 }
 
-/// `HEAD`'s commit, with `-dirty` when tracked source files differ from it.
+/// `HEAD`'s commit, with `-dirty` when tracked source files differ from it
+/// (the patched crates under `patches/` included: they change the arithmetic).
 fn git_commit(repo: &Path) -> Option<String> {
     let git = |args: &[&str]| {
         Command::new("git")
@@ -39,6 +40,7 @@ fn git_commit(repo: &Path) -> Option<String> {
         "--untracked-files=no",
         "--",
         "src",
+        "patches",
         "Cargo.toml",
         "Cargo.lock",
     ])?;

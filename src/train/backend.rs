@@ -128,11 +128,11 @@ pub fn describe(kind: BackendKind) -> Result<DeviceInfo, BackendError> {
     }
 }
 
-/// The CPU backend as patched (`patches/`): the conv2d gradients are
-/// oodcal's own since issue 17, and sum in another order than burn-flex's, so
-/// a record says which kernels made it and `verify` never holds runs of the
-/// two to the exact tolerance.
-const CPU_ENGINE: &str = "burn-flex 0.21.0 + oodcal conv2d gradients";
+/// The CPU backend as patched (`patches/`): conv2d's forward pass and
+/// gradients are oodcal's own since issue 17, and sum in another order than
+/// burn-flex's, so a record says which kernels made it and `verify` never
+/// holds runs of the two to the exact tolerance.
+const CPU_ENGINE: &str = "burn-flex 0.21.0 + oodcal conv2d";
 
 /// CPU model from /proc/cpuinfo with the SIMD instructions the kernels may
 /// use, and the size of the thread pool flex computes on.

@@ -97,8 +97,10 @@ pub mod comparison;
 #[macro_use]
 mod conv_common;
 pub mod conv;
-// oodcal: the conv2d gradients (see the file's header).
+// oodcal: conv2d's forward pass and gradients (see the files' headers).
 mod conv_backward;
+mod conv_forward;
+mod conv_im2col;
 pub mod conv_transpose;
 pub mod cumulative;
 pub mod deform_conv;

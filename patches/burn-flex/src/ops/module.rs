@@ -2,7 +2,7 @@
 //!
 //! These operations power neural network modules like convolutions and pooling.
 
-use crate::ops::{conv, conv_backward, conv_transpose, deform_conv, interpolate, pool};
+use crate::ops::{conv, conv_backward, conv_forward, conv_transpose, deform_conv, interpolate, pool};
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{
     DType, Element, TensorMetadata,
@@ -79,7 +79,11 @@ impl ModuleOps<Flex> for Flex {
         bias: Option<FloatTensor<Flex>>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Flex> {
+        // oodcal: plain and grouped convolutions from `conv_forward`.
+        let ours = conv_forward::takes(&x, &weight, &options);
         match x.dtype() {
+            DType::F32 if ours => conv_forward::forward::<f32>(x, weight, bias, &options),
+            DType::F64 if ours => conv_forward::forward::<f64>(x, weight, bias, &options),
             DType::F32 => conv::conv2d_f32(x, weight, bias, &options),
             DType::F64 => conv::conv2d_f64(x, weight, bias, &options),
             DType::F16 => conv::conv2d_f16(x, weight, bias, &options),

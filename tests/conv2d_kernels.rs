@@ -1,7 +1,8 @@
-//! The CPU backend's conv2d gradients (oodcal's kernels in `patches/burn-flex`,
-//! issue 17) against a direct f64 evaluation of the definition, on random
-//! shapes: plain, strided, padded, dilated, grouped and depthwise, square and
-//! not. And their bits do not depend on the number of threads.
+//! The CPU backend's conv2d, forward and both gradients (oodcal's kernels in
+//! `patches/burn-flex`, issue 17), against a direct f64 evaluation of the
+//! definition, on random shapes: plain, strided, padded, dilated, grouped and
+//! depthwise, square and not, with a bias. And their bits do not depend on the
+//! number of threads.
 
 use burn::backend::{Autodiff, Flex};
 use burn::prelude::*;
@@ -83,15 +84,17 @@ struct Gradients {
     weight: Vec<f32>,
 }
 
-/// `conv2d(x, w)` and the gradients of `Σ conv2d(x, w) · r` on burn's CPU backend.
-fn burn_gradients(case: &Case, x: &[f32], w: &[f32], r: &[f32]) -> Gradients {
+/// `conv2d(x, w) + bias` and the gradients of `Σ (conv2d(x, w) + bias) · r`
+/// on burn's CPU backend.
+fn burn_gradients(case: &Case, x: &[f32], w: &[f32], bias: &[f32], r: &[f32]) -> Gradients {
     let device = Default::default();
     let xt =
         Tensor::<B, 4>::from_data(TensorData::new(x.to_vec(), case.input), &device).require_grad();
     let wt = Tensor::<B, 4>::from_data(TensorData::new(w.to_vec(), case.weight_shape()), &device)
         .require_grad();
     let options = ConvOptions::new(case.stride, case.padding, case.dilation, case.groups);
-    let y = conv2d(xt.clone(), wt.clone(), None, options);
+    let bias = Tensor::<B, 1>::from_data(TensorData::new(bias.to_vec(), [bias.len()]), &device);
+    let y = conv2d(xt.clone(), wt.clone(), Some(bias), options);
     let [n, o, oh, ow] = y.dims();
     let rt = Tensor::<B, 4>::from_data(TensorData::new(r.to_vec(), [n, o, oh, ow]), &device);
     let grads = (y.clone() * rt).sum().backward();
@@ -104,7 +107,7 @@ fn burn_gradients(case: &Case, x: &[f32], w: &[f32], r: &[f32]) -> Gradients {
 }
 
 /// The same three from the definition, summed in f64.
-fn direct_gradients(case: &Case, x: &[f32], w: &[f32], r: &[f32]) -> [Vec<f64>; 3] {
+fn direct_gradients(case: &Case, x: &[f32], w: &[f32], bias: &[f32], r: &[f32]) -> [Vec<f64>; 3] {
     let [n, c, h, wd] = case.input;
     let [o, cg, kh, kw] = case.weight_shape();
     let (oh, ow, og) = (case.out_side(0), case.out_side(1), o / case.groups);
@@ -114,6 +117,7 @@ fn direct_gradients(case: &Case, x: &[f32], w: &[f32], r: &[f32]) -> [Vec<f64>; 
     for (b, oc, oy, ox) in positions(n, o, oh, ow) {
         let out = ((b * o + oc) * oh + oy) * ow + ox;
         let g = oc / og;
+        y[out] += bias[oc] as f64;
         for ci in 0..cg {
             let ch = g * cg + ci;
             for ky in 0..kh {
@@ -163,15 +167,16 @@ fn assert_close(what: &str, case: &Case, ours: &[f32], exact: &[f64]) {
 }
 
 #[test]
-fn gradients_match_the_definition_on_every_kind_of_layer() {
+fn conv2d_matches_the_definition_on_every_kind_of_layer() {
     let mut rng = ChaCha8Rng::seed_from_u64(17);
     for case in CASES {
         let x = random(&mut rng, case.input.iter().product());
         let w = random(&mut rng, case.weight_shape().iter().product());
         let [n, o] = [case.input[0], case.out_channels];
+        let bias = random(&mut rng, o);
         let r = random(&mut rng, n * o * case.out_side(0) * case.out_side(1));
-        let ours = burn_gradients(case, &x, &w, &r);
-        let [y, dx, dw] = direct_gradients(case, &x, &w, &r);
+        let ours = burn_gradients(case, &x, &w, &bias, &r);
+        let [y, dx, dw] = direct_gradients(case, &x, &w, &bias, &r);
         assert_close("output", case, &ours.output, &y);
         assert_close("input gradient", case, &ours.x, &dx);
         assert_close("weight gradient", case, &ours.weight, &dw);
@@ -181,7 +186,7 @@ fn gradients_match_the_definition_on_every_kind_of_layer() {
 /// Shapes large enough that gemm splits its work across threads, and enough
 /// planes that the depthwise loops do too.
 #[test]
-fn gradients_keep_their_bits_on_one_thread_and_on_four() {
+fn conv2d_keeps_its_bits_on_one_thread_and_on_four() {
     let mut rng = ChaCha8Rng::seed_from_u64(18);
     let cases = [
         case([32, 64, 16, 16], 64, [3, 3], [1, 1], [1, 1], [1, 1], 1),
@@ -191,16 +196,18 @@ fn gradients_keep_their_bits_on_one_thread_and_on_four() {
         let x = random(&mut rng, case.input.iter().product());
         let w = random(&mut rng, case.weight_shape().iter().product());
         let [n, o] = [case.input[0], case.out_channels];
+        let bias = random(&mut rng, o);
         let r = random(&mut rng, n * o * case.out_side(0) * case.out_side(1));
         let on = |threads| {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            pool.install(|| burn_gradients(case, &x, &w, &r))
+            pool.install(|| burn_gradients(case, &x, &w, &bias, &r))
         };
         let (one, four) = (on(1), on(4));
         let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&one.output), bits(&four.output), "output of {case:?}");
         assert_eq!(bits(&one.x), bits(&four.x), "input gradient of {case:?}");
         assert_eq!(
             bits(&one.weight),

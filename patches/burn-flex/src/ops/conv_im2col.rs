@@ -1,0 +1,249 @@
+//! oodcal's change to burn-flex: what its convolution kernels share (the
+//! shapes of one convolution, im2col over a chunk of images, gemm's thread use,
+//! row-parallel loops). `conv_forward` and `conv_backward` build on it.
+//!
+//! Every sum runs in an order fixed by the shapes alone: images in fixed-size
+//! chunks, gemm over them (k-blocking fixed by the pinned gemm-common). Threads
+//! split only independent outputs, so the bits do not depend on the thread count.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::ops::Range;
+
+use burn_backend::{DType, Element, ops::ConvOptions};
+use burn_std::{Bytes, Shape};
+use num_traits::Float;
+
+use crate::{FlexTensor, Layout};
+
+/// Most elements an im2col chunk may hold (64 MiB of f32): bounds the memory
+/// of a backward pass, and being a constant keeps the summation order (chunks
+/// of images) independent of the machine.
+const COL_BUDGET: usize = 16 << 20;
+
+/// Scalars the kernels run on (f32 and f64; half types are computed in f32).
+pub(crate) trait Scalar:
+    Float + Element + bytemuck::Pod + Send + Sync + core::ops::AddAssign + 'static
+{
+}
+impl Scalar for f32 {}
+impl Scalar for f64 {}
+
+/// The shapes of one convolution.
+pub(super) struct Geometry {
+    pub(super) batch: usize,
+    pub(super) channels: usize,
+    pub(super) in_hw: [usize; 2],
+    pub(super) out_channels: usize,
+    pub(super) groups: usize,
+    pub(super) kernel: [usize; 2],
+    pub(super) out_hw: [usize; 2],
+    pub(super) stride: [usize; 2],
+    pub(super) padding: [usize; 2],
+    pub(super) dilation: [usize; 2],
+    /// `valid(axis, tap)` for every tap, computed once.
+    valid_out: [Vec<Range<usize>>; 2],
+}
+
+impl Geometry {
+    /// The convolution whose output gradient is `grad` (backward passes).
+    pub(super) fn backward(
+        x: &FlexTensor,
+        weight: &FlexTensor,
+        grad: &FlexTensor,
+        options: &ConvOptions<2>,
+    ) -> Self {
+        let gs = grad.layout().shape();
+        Self::new(x, weight, [gs[2], gs[3]], options)
+    }
+
+    /// The convolution of `x` by `weight` (forward passes).
+    pub(super) fn forward(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> Self {
+        let (xs, ws) = (x.layout().shape(), weight.layout().shape());
+        let out = |axis: usize| {
+            let span = options.dilation[axis] * (ws[2 + axis] - 1) + 1;
+            (xs[2 + axis] + 2 * options.padding[axis]).saturating_sub(span) / options.stride[axis]
+                + 1
+        };
+        Self::new(x, weight, [out(0), out(1)], options)
+    }
+
+    fn new(
+        x: &FlexTensor,
+        weight: &FlexTensor,
+        out_hw: [usize; 2],
+        options: &ConvOptions<2>,
+    ) -> Self {
+        let xs = x.layout().shape();
+        let ws = weight.layout().shape();
+        let mut geo = Self {
+            batch: xs[0],
+            channels: xs[1],
+            in_hw: [xs[2], xs[3]],
+            out_channels: ws[0],
+            groups: options.groups,
+            kernel: [ws[2], ws[3]],
+            out_hw,
+            stride: options.stride,
+            padding: options.padding,
+            dilation: options.dilation,
+            valid_out: [Vec::new(), Vec::new()],
+        };
+        geo.valid_out = [0, 1].map(|axis| {
+            (0..geo.kernel[axis])
+                .map(|tap| valid_range(&geo, axis, tap))
+                .collect()
+        });
+        geo
+    }
+
+    pub(super) fn in_plane(&self) -> usize {
+        self.in_hw[0] * self.in_hw[1]
+    }
+
+    pub(super) fn out_plane(&self) -> usize {
+        self.out_hw[0] * self.out_hw[1]
+    }
+
+    pub(super) fn taps(&self) -> usize {
+        self.kernel[0] * self.kernel[1]
+    }
+
+    pub(super) fn group_in(&self) -> usize {
+        self.channels / self.groups
+    }
+
+    pub(super) fn group_out(&self) -> usize {
+        self.out_channels / self.groups
+    }
+
+    /// Rows of a group's im2col matrix: its input channels times the kernel taps.
+    pub(super) fn group_rows(&self) -> usize {
+        self.group_in() * self.taps()
+    }
+
+    pub(super) fn depthwise(&self) -> bool {
+        self.group_in() == 1 && self.group_out() == 1
+    }
+
+    /// Images per im2col chunk.
+    pub(super) fn chunk(&self) -> usize {
+        let per_image = (self.channels * self.taps() * self.out_plane()).max(1);
+        (COL_BUDGET / per_image).clamp(1, self.batch.max(1))
+    }
+
+    /// Output positions along `axis` whose input position under kernel tap
+    /// `tap` falls inside the input (not in the padding).
+    pub(super) fn valid(&self, axis: usize, tap: usize) -> Range<usize> {
+        self.valid_out[axis][tap].clone()
+    }
+
+    /// Input position of output position `o` under kernel tap `tap` (valid only).
+    pub(super) fn source(&self, axis: usize, o: usize, tap: usize) -> usize {
+        o * self.stride[axis] + tap * self.dilation[axis] - self.padding[axis]
+    }
+}
+
+/// Output positions along `axis` whose input position under kernel tap `tap`
+/// lies inside the input: `0 <= o * stride + tap * dilation - padding < size`.
+fn valid_range(geo: &Geometry, axis: usize, tap: usize) -> Range<usize> {
+    let offset = tap * geo.dilation[axis];
+    let (pad, stride) = (geo.padding[axis], geo.stride[axis]);
+    let (size, out) = (geo.in_hw[axis], geo.out_hw[axis]);
+    let lo = if pad > offset {
+        (pad - offset).div_ceil(stride)
+    } else {
+        0
+    };
+    let hi = if size + pad > offset {
+        ((size + pad - offset - 1) / stride + 1).min(out)
+    } else {
+        0
+    };
+    lo.min(hi)..hi
+}
+
+pub(super) fn output<T: Scalar>(data: Vec<T>, shape: Shape, dtype: DType) -> FlexTensor {
+    FlexTensor::new(Bytes::from_elems(data), Layout::contiguous(shape), dtype)
+}
+
+/// Images in chunks of `Geometry::chunk`.
+pub(super) fn chunks(geo: &Geometry) -> impl Iterator<Item = Range<usize>> + '_ {
+    let size = geo.chunk();
+    (0..geo.batch.div_ceil(size)).map(move |i| i * size..((i + 1) * size).min(geo.batch))
+}
+
+pub(super) fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
+    #[cfg(feature = "rayon")]
+    if m.saturating_mul(n).saturating_mul(k) >= 192 * 192 * 192 {
+        return gemm::Parallelism::Rayon(0);
+    }
+    let _ = (m, n, k);
+    gemm::Parallelism::None
+}
+
+/// The chunk's im2col matrix: row `(c, ky, kx)`, column `(image, oy, ox)`
+/// holds the input value that tap meets at that output position (0 in the padding).
+pub(super) fn im2col<T: Scalar>(geo: &Geometry, x: &[T], images: Range<usize>) -> Vec<T> {
+    let (plane, out_plane, [_, width], [_, out_w]) =
+        (geo.in_plane(), geo.out_plane(), geo.in_hw, geo.out_hw);
+    let cols = images.len() * out_plane;
+    let mut col = vec![T::zero(); geo.channels * geo.taps() * cols];
+    for_each_row(&mut col, cols, |row_index, row| {
+        let (c, tap) = (row_index / geo.taps(), row_index % geo.taps());
+        let (ky, kx) = (tap / geo.kernel[1], tap % geo.kernel[1]);
+        let (rows, xs) = (geo.valid(0, ky), geo.valid(1, kx));
+        if xs.is_empty() {
+            return;
+        }
+        let start = geo.source(1, xs.start, kx);
+        for (b, n) in images.clone().enumerate() {
+            let src = &x[(n * geo.channels + c) * plane..][..plane];
+            let dst = &mut row[b * out_plane..][..out_plane];
+            for oy in rows.clone() {
+                let line = &src[geo.source(0, oy, ky) * width..][..width];
+                gather(
+                    &mut dst[oy * out_w..][xs.clone()],
+                    line,
+                    start,
+                    geo.stride[1],
+                );
+            }
+        }
+    });
+    col
+}
+
+/// `dst[i] = src[start + i * stride]`.
+pub(super) fn gather<T: Copy>(dst: &mut [T], src: &[T], start: usize, stride: usize) {
+    if stride == 1 {
+        dst.copy_from_slice(&src[start..start + dst.len()]);
+    } else {
+        for (d, &v) in dst.iter_mut().zip(src[start..].iter().step_by(stride)) {
+            *d = v;
+        }
+    }
+}
+
+/// Calls `f(i, row)` for each `len`-long row of `data`, on rayon's threads
+/// when the crate has them. Rows are independent outputs.
+pub(super) fn for_each_row<T: Scalar>(
+    data: &mut [T],
+    len: usize,
+    f: impl Fn(usize, &mut [T]) + Send + Sync,
+) {
+    if len == 0 {
+        return;
+    }
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        data.par_chunks_mut(len)
+            .enumerate()
+            .for_each(|(i, row)| f(i, row));
+    }
+    #[cfg(not(feature = "rayon"))]
+    data.chunks_mut(len)
+        .enumerate()
+        .for_each(|(i, row)| f(i, row));
+}
