@@ -21,7 +21,7 @@ use burn_backend::ops::ConvOptions;
 use burn_std::Shape;
 
 use super::conv_im2col::{
-    Geometry, Scalar, chunks, for_each_row, gather, im2col, output, parallelism,
+    Geometry, Scalar, Strided, chunks, for_each_row, gather, im2col, matmul, output,
 };
 use crate::FlexTensor;
 
@@ -76,37 +76,29 @@ pub(crate) fn weight_grad<T: Scalar>(
 fn gemm_weight_grad<T: Scalar>(geo: &Geometry, x: &[T], gy: &[T]) -> Vec<T> {
     let (og, k, channels) = (geo.group_out(), geo.group_rows(), geo.out_channels);
     let mut dwt = vec![T::zero(); channels * k];
+    if geo.out_plane() == 0 {
+        return dwt; // no output, so no gradient (and no positions to slice)
+    }
     for (i, images) in chunks(geo).enumerate() {
         let cols = images.len() * geo.out_plane();
         let col = im2col(geo, x, images.clone());
         let gyp = positions_first(geo, gy, images);
         for g in 0..geo.groups {
+            let lhs = Strided::of(&gyp[g * og..], channels, 1);
+            let rhs = Strided::of(&col[g * k * cols..], cols, 1);
             // SAFETY: dst is the group's og×k block of dwt, column-major;
             // lhs (og×cols) is read down gyp's columns g*og.., rows `channels`
             // apart; rhs (cols×k) is the group's k rows of col, cols long each.
             unsafe {
-                gemm::gemm(
+                matmul(
+                    [og, k, cols],
+                    dwt[g * og * k..].as_mut_ptr(),
                     og,
-                    k,
-                    cols,
-                    dwt.as_mut_ptr().add(g * og * k),
-                    og as isize,
-                    1,
+                    lhs,
+                    rhs,
                     i > 0,
-                    gyp.as_ptr().add(g * og),
-                    channels as isize,
-                    1,
-                    col.as_ptr().add(g * k * cols),
-                    cols as isize,
-                    1,
-                    T::one(),
-                    T::one(),
-                    false,
-                    false,
-                    false,
-                    parallelism(og, k, cols),
-                );
-            }
+                )
+            };
         }
     }
     let mut dw = vec![T::zero(); channels * k];
@@ -134,32 +126,21 @@ fn gemm_x_grad<T: Scalar>(geo: &Geometry, w: &[T], gy: &[T]) -> Vec<T> {
         let gyt = channels_first(geo, gy, images.clone());
         let mut dcol = vec![T::zero(); geo.groups * k * cols];
         for g in 0..geo.groups {
+            let lhs = Strided::of(&gyt[g * og * cols..], cols, 1);
+            let rhs = Strided::of(&w[g * og * k..], 1, k);
             // SAFETY: dst (cols×k, column-major) is the group's k×cols block
             // of dcol; lhs (cols×og) is the group's og rows of gyt read
             // transposed; rhs (og×k) is the group's og×k weight rows.
             unsafe {
-                gemm::gemm(
+                matmul(
+                    [cols, k, og],
+                    dcol[g * k * cols..].as_mut_ptr(),
                     cols,
-                    k,
-                    og,
-                    dcol.as_mut_ptr().add(g * k * cols),
-                    cols as isize,
-                    1,
+                    lhs,
+                    rhs,
                     false,
-                    gyt.as_ptr().add(g * og * cols),
-                    cols as isize,
-                    1,
-                    w.as_ptr().add(g * og * k),
-                    1,
-                    k as isize,
-                    T::zero(),
-                    T::one(),
-                    false,
-                    false,
-                    false,
-                    parallelism(cols, k, og),
-                );
-            }
+                )
+            };
         }
         let dx_chunk = &mut dx[images.start * image..images.end * image];
         col2im(geo, &dcol, images.len(), dx_chunk);

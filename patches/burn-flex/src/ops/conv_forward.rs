@@ -15,7 +15,7 @@ use alloc::vec;
 use burn_backend::ops::ConvOptions;
 use burn_std::Shape;
 
-use super::conv_im2col::{Geometry, Scalar, chunks, for_each_row, im2col, output, parallelism};
+use super::conv_im2col::{Geometry, Scalar, Strided, chunks, for_each_row, im2col, matmul, output};
 use crate::FlexTensor;
 
 /// Whether this convolution is one `forward` takes: every one but those with a
@@ -51,32 +51,21 @@ pub(crate) fn forward<T: Scalar>(
         let col = im2col(&geo, xs, images.clone());
         let mut yt = vec![T::zero(); geo.out_channels * cols];
         for g in 0..geo.groups {
-            // SAFETY: dst (cols×og, column-major) is the group's og rows of
-            // yt; lhs (cols×k) is the group's k rows of col read transposed;
-            // rhs (k×og) is the group's og weight rows read transposed.
+            let lhs = Strided::of(&col[g * k * cols..], cols, 1);
+            let rhs = Strided::of(&w[g * og * k..], k, 1);
+            // SAFETY: dst (cols×og) is the group's og rows of yt; lhs
+            // (cols×k) is the group's k rows of col read transposed; rhs
+            // (k×og) is the group's og weight rows read transposed.
             unsafe {
-                gemm::gemm(
+                matmul(
+                    [cols, og, k],
+                    yt[g * og * cols..].as_mut_ptr(),
                     cols,
-                    og,
-                    k,
-                    yt.as_mut_ptr().add(g * og * cols),
-                    cols as isize,
-                    1,
+                    lhs,
+                    rhs,
                     false,
-                    col.as_ptr().add(g * k * cols),
-                    cols as isize,
-                    1,
-                    w.as_ptr().add(g * og * k),
-                    k as isize,
-                    1,
-                    T::zero(),
-                    T::one(),
-                    false,
-                    false,
-                    false,
-                    parallelism(cols, og, k),
-                );
-            }
+                )
+            };
         }
         let y_chunk = &mut y[images.start * image..images.end * image];
         for_each_row(y_chunk, plane, |index, dst| {

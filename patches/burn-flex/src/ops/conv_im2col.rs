@@ -173,7 +173,68 @@ pub(super) fn chunks(geo: &Geometry) -> impl Iterator<Item = Range<usize>> + '_ 
     (0..geo.batch.div_ceil(size)).map(move |i| i * size..((i + 1) * size).min(geo.batch))
 }
 
-pub(super) fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
+/// A gemm operand: its first element and how far apart its columns and its
+/// rows lie.
+#[derive(Clone, Copy)]
+pub(super) struct Strided<T> {
+    ptr: *const T,
+    col_stride: usize,
+    row_stride: usize,
+}
+
+impl<T> Strided<T> {
+    /// The operand starting at `data[0]`.
+    pub(super) fn of(data: &[T], col_stride: usize, row_stride: usize) -> Self {
+        Self {
+            ptr: data.as_ptr(),
+            col_stride,
+            row_stride,
+        }
+    }
+}
+
+/// `dst = lhs · rhs` (`accumulate`: `dst += lhs · rhs`) for an `m×k` lhs and a
+/// `k×n` rhs, with `dst` column-major, its columns `dst_cols` apart.
+///
+/// # Safety
+/// Every element the shapes and strides reach lies inside its buffer, and
+/// `dst` overlaps neither operand.
+pub(super) unsafe fn matmul<T: Scalar>(
+    [m, n, k]: [usize; 3],
+    dst: *mut T,
+    dst_cols: usize,
+    lhs: Strided<T>,
+    rhs: Strided<T>,
+    accumulate: bool,
+) {
+    let alpha = if accumulate { T::one() } else { T::zero() };
+    // SAFETY: as the caller guarantees.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            dst_cols as isize,
+            1,
+            accumulate,
+            lhs.ptr,
+            lhs.col_stride as isize,
+            lhs.row_stride as isize,
+            rhs.ptr,
+            rhs.col_stride as isize,
+            rhs.row_stride as isize,
+            alpha,
+            T::one(),
+            false,
+            false,
+            false,
+            parallelism(m, n, k),
+        );
+    }
+}
+
+fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
     #[cfg(feature = "rayon")]
     if m.saturating_mul(n).saturating_mul(k) >= 192 * 192 * 192 {
         return gemm::Parallelism::Rayon(0);
