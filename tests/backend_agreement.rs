@@ -163,12 +163,16 @@ fn normalisation_and_activations_agree_between_cpu_and_wgpu() {
 /// backends (flex and ndarray) part from step 2 as well (Lite0, lr 0.001:
 /// losses 2.0216 and 2.0177 at step 2, 1.98 and 1.79 at step 3), while one
 /// step's gradients of every parameter agree as closely between flex and
-/// wgpu as between flex and ndarray.
+/// wgpu as between flex and ndarray. Its logits after the second update are
+/// held to 5e-3: with oodcal's conv2d and gemm's AVX-512 kernels on the CPU
+/// (issue 17) the first loss agrees to 2e-6, the second to 1.2e-4 and the
+/// final logits to 2.4e-3, each update amplifying the rounding about 20-60x,
+/// as between flex and ndarray above.
 #[test]
 fn training_steps_agree_between_cpu_and_wgpu() {
-    for (models, steps) in [
-        ("resnet-tiny,resnet-small,vit-tiny", 10),
-        ("efficientnet-lite0", 2),
+    for (models, steps, logit_tolerance) in [
+        ("resnet-tiny,resnet-small,vit-tiny", 10, 1e-3),
+        ("efficientnet-lite0", 2, 5e-3),
     ] {
         let names: Vec<String> = models.split(',').map(str::to_string).collect();
         let job = StepsJob {
@@ -184,7 +188,10 @@ fn training_steps_agree_between_cpu_and_wgpu() {
         for (a, b) in cpu.iter().zip(&gpu) {
             let agreement = compare(a, b, 1e-3);
             assert_eq!(agreement.first_parting_step, None, "{agreement:?}");
-            assert!(agreement.max_rel_logit_diff < 1e-3, "{agreement:?}");
+            assert!(
+                agreement.max_rel_logit_diff < logit_tolerance,
+                "{agreement:?}"
+            );
             // Steps that change nothing would agree trivially.
             assert_ne!(
                 a.losses[steps - 1],
