@@ -15,14 +15,16 @@ use alloc::vec;
 use burn_backend::ops::ConvOptions;
 use burn_std::Shape;
 
-use super::conv_im2col::{Geometry, Scalar, Strided, chunks, for_each_row, im2col, matmul, output};
+use super::conv_im2col::{
+    Geometry, Scalar, Strided, chunks, depthwise, for_each_row, im2col, matmul, output,
+};
 use crate::FlexTensor;
 
 /// Whether this convolution is one `forward` takes: every one but those with a
 /// channel per group (depthwise) and the unpadded, unstrided 1x1 ones.
 pub(crate) fn takes(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> bool {
     let (xs, ws) = (x.layout().shape(), weight.layout().shape());
-    let depthwise = ws[1] == 1 && options.groups == xs[1] && ws[0] == xs[1];
+    let depthwise = depthwise(xs[1], ws[0], options.groups);
     let pointwise =
         ws[2] == 1 && ws[3] == 1 && options.stride == [1, 1] && options.padding == [0, 0];
     !depthwise && !pointwise

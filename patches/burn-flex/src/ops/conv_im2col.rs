@@ -10,10 +10,12 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::ops::Range;
 
+use burn_backend::ops::conv::calculate_conv_output_size;
 use burn_backend::{DType, Element, ops::ConvOptions};
 use burn_std::{Bytes, Shape};
 use num_traits::Float;
 
+use super::conv::valid_out_range;
 use crate::{FlexTensor, Layout};
 
 /// Most elements an im2col chunk may hold (64 MiB of f32): bounds the memory
@@ -61,9 +63,9 @@ impl Geometry {
     pub(super) fn forward(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> Self {
         let (xs, ws) = (x.layout().shape(), weight.layout().shape());
         let out = |axis: usize| {
-            let span = options.dilation[axis] * (ws[2 + axis] - 1) + 1;
-            (xs[2 + axis] + 2 * options.padding[axis]).saturating_sub(span) / options.stride[axis]
-                + 1
+            let (stride, padding) = (options.stride[axis], options.padding[axis]);
+            let (kernel, dilation) = (ws[2 + axis], options.dilation[axis]);
+            calculate_conv_output_size(kernel, stride, padding, dilation, xs[2 + axis])
         };
         Self::new(x, weight, [out(0), out(1)], options)
     }
@@ -123,7 +125,7 @@ impl Geometry {
     }
 
     pub(super) fn depthwise(&self) -> bool {
-        self.group_in() == 1 && self.group_out() == 1
+        depthwise(self.channels, self.out_channels, self.groups)
     }
 
     /// Images per im2col chunk.
@@ -144,23 +146,18 @@ impl Geometry {
     }
 }
 
+/// One input and one output channel per group.
+pub(super) fn depthwise(channels: usize, out_channels: usize, groups: usize) -> bool {
+    channels == groups && out_channels == groups
+}
+
 /// Output positions along `axis` whose input position under kernel tap `tap`
 /// lies inside the input: `0 <= o * stride + tap * dilation - padding < size`.
 fn valid_range(geo: &Geometry, axis: usize, tap: usize) -> Range<usize> {
-    let offset = tap * geo.dilation[axis];
-    let (pad, stride) = (geo.padding[axis], geo.stride[axis]);
+    let (dilation, pad, stride) = (geo.dilation[axis], geo.padding[axis], geo.stride[axis]);
     let (size, out) = (geo.in_hw[axis], geo.out_hw[axis]);
-    let lo = if pad > offset {
-        (pad - offset).div_ceil(stride)
-    } else {
-        0
-    };
-    let hi = if size + pad > offset {
-        ((size + pad - offset - 1) / stride + 1).min(out)
-    } else {
-        0
-    };
-    lo.min(hi)..hi
+    let (start, end) = valid_out_range(tap, dilation, pad, stride, size, out);
+    start..end
 }
 
 pub(super) fn output<T: Scalar>(data: Vec<T>, shape: Shape, dtype: DType) -> FlexTensor {

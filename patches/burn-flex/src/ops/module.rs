@@ -2,7 +2,9 @@
 //!
 //! These operations power neural network modules like convolutions and pooling.
 
-use crate::ops::{conv, conv_backward, conv_forward, conv_transpose, deform_conv, interpolate, pool};
+use crate::ops::{
+    conv, conv_backward, conv_forward, conv_transpose, deform_conv, interpolate, pool,
+};
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{
     DType, Element, TensorMetadata,
@@ -42,13 +44,50 @@ pub(crate) fn cast_from_f32<E: Element + Pod + Copy>(
     FlexTensor::new(bytes, Layout::contiguous(shape), E::dtype())
 }
 
+/// oodcal: a conv2d gradient (`conv_backward`) of `[x, weight, output_grad]`.
+type ConvGrad = fn(FlexTensor, FlexTensor, FlexTensor, &ConvOptions<2>) -> FlexTensor;
+
+/// oodcal: runs the gradient `op` in the tensors' dtype, half types in f32.
+fn conv_grad(
+    op: &str,
+    (grad_f32, grad_f64): (ConvGrad, ConvGrad),
+    x: FlexTensor,
+    weight: FlexTensor,
+    output_grad: FlexTensor,
+    options: &ConvOptions<2>,
+) -> FlexTensor {
+    match x.dtype() {
+        DType::F32 => grad_f32(x, weight, output_grad, options),
+        DType::F64 => grad_f64(x, weight, output_grad, options),
+        DType::F16 => half_conv_grad(
+            x,
+            weight,
+            output_grad,
+            options,
+            grad_f32,
+            f16::to_f32,
+            f16::from_f32,
+        ),
+        DType::BF16 => half_conv_grad(
+            x,
+            weight,
+            output_grad,
+            options,
+            grad_f32,
+            bf16::to_f32,
+            bf16::from_f32,
+        ),
+        dtype => panic!("{op}: unsupported dtype {:?}", dtype),
+    }
+}
+
 /// oodcal: a conv2d gradient of half-precision tensors, computed in f32.
 fn half_conv_grad<E: Element + Pod + Copy>(
     x: FlexTensor,
     weight: FlexTensor,
     output_grad: FlexTensor,
     options: &ConvOptions<2>,
-    grad: fn(FlexTensor, FlexTensor, FlexTensor, &ConvOptions<2>) -> FlexTensor,
+    grad: ConvGrad,
     to_f32: fn(E) -> f32,
     from_f32: fn(f32) -> E,
 ) -> FlexTensor {
@@ -100,29 +139,9 @@ impl ModuleOps<Flex> for Flex {
         output_grad: FloatTensor<Flex>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Flex> {
-        match x.dtype() {
-            DType::F32 => conv_backward::x_grad::<f32>(x, weight, output_grad, &options),
-            DType::F64 => conv_backward::x_grad::<f64>(x, weight, output_grad, &options),
-            DType::F16 => half_conv_grad(
-                x,
-                weight,
-                output_grad,
-                &options,
-                conv_backward::x_grad::<f32>,
-                f16::to_f32,
-                f16::from_f32,
-            ),
-            DType::BF16 => half_conv_grad(
-                x,
-                weight,
-                output_grad,
-                &options,
-                conv_backward::x_grad::<f32>,
-                bf16::to_f32,
-                bf16::from_f32,
-            ),
-            dtype => panic!("conv2d_x_backward: unsupported dtype {:?}", dtype),
-        }
+        let grads: (ConvGrad, ConvGrad) =
+            (conv_backward::x_grad::<f32>, conv_backward::x_grad::<f64>);
+        conv_grad("conv2d_x_backward", grads, x, weight, output_grad, &options)
     }
 
     fn conv2d_weight_backward(
@@ -131,29 +150,18 @@ impl ModuleOps<Flex> for Flex {
         output_grad: FloatTensor<Flex>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Flex> {
-        match x.dtype() {
-            DType::F32 => conv_backward::weight_grad::<f32>(x, weight, output_grad, &options),
-            DType::F64 => conv_backward::weight_grad::<f64>(x, weight, output_grad, &options),
-            DType::F16 => half_conv_grad(
-                x,
-                weight,
-                output_grad,
-                &options,
-                conv_backward::weight_grad::<f32>,
-                f16::to_f32,
-                f16::from_f32,
-            ),
-            DType::BF16 => half_conv_grad(
-                x,
-                weight,
-                output_grad,
-                &options,
-                conv_backward::weight_grad::<f32>,
-                bf16::to_f32,
-                bf16::from_f32,
-            ),
-            dtype => panic!("conv2d_weight_backward: unsupported dtype {:?}", dtype),
-        }
+        let grads: (ConvGrad, ConvGrad) = (
+            conv_backward::weight_grad::<f32>,
+            conv_backward::weight_grad::<f64>,
+        );
+        conv_grad(
+            "conv2d_weight_backward",
+            grads,
+            x,
+            weight,
+            output_grad,
+            &options,
+        )
     }
 
     fn deform_conv2d(
