@@ -36,16 +36,9 @@ fn line_of(text: &str, needle: &str) -> usize {
         + 1
 }
 
-/// `quick.toml` with one more `[[model]]` made of `key = "value"` lines,
-/// and the line number of each of those lines.
+/// `quick.toml` with one more `[[model]]` (see [`with_model_text`]).
 fn with_model(fields: &[(&str, &str)]) -> (String, Vec<usize>) {
-    let mut text = format!("{}\n[[model]]\n", quick());
-    let mut lines = Vec::new();
-    for (key, value) in fields {
-        text.push_str(&format!("{key} = \"{value}\"\n"));
-        lines.push(text.lines().count());
-    }
-    (text, lines)
+    with_model_text(&quick(), fields)
 }
 
 fn assert_located(out: &common::Run, line: usize, col: usize, words: &str) {
@@ -422,4 +415,81 @@ fn a_vit_tag_at_another_side_than_its_own_is_located() {
         14,
         "takes 224 px inputs only",
     );
+}
+
+/// `quick.toml` with partial fine-tuning switched on: `trainable_blocks = N`
+/// after an unaugmented ID validation, and that line's number.
+fn with_trainable_blocks(value: &str, augment: bool) -> (String, usize) {
+    let text = with_line(
+        &quick(),
+        "augment_id_validation",
+        &format!("augment_id_validation = {augment}\ntrainable_blocks = {value}"),
+    );
+    let line = line_of(&text, "trainable_blocks");
+    (text, line)
+}
+
+#[test]
+fn partial_fine_tuning_of_a_network_without_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, line) = with_trainable_blocks("1", false);
+    let out = plan_text(dir.path(), &text);
+    assert_located(
+        &out,
+        line,
+        20,
+        "model `resnet-tiny` is not an EfficientNet-Lite",
+    );
+}
+
+#[test]
+fn partial_fine_tuning_with_augmented_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, line) = with_trainable_blocks("1", true);
+    let out = plan_text(dir.path(), &text);
+    assert_located(&out, line, 20, "augment_id_validation must be false");
+}
+
+#[test]
+fn trainable_blocks_outside_the_network() {
+    let dir = tempfile::tempdir().unwrap();
+    for value in ["0", "17"] {
+        let (text, line) = with_trainable_blocks(value, false);
+        let (text, _) = with_model_text(
+            &text,
+            &[
+                ("name", "lite0"),
+                ("family", "efficientnet-lite"),
+                ("size", "lite0"),
+            ],
+        );
+        // Only the Lite model: the ResNets and ViTs would fail first.
+        let text = only_last_model(&text);
+        let out = plan_text(dir.path(), &text);
+        assert_located(
+            &out,
+            line,
+            20,
+            "model `lite0` has 16 blocks (1 to 16 can be trained)",
+        );
+    }
+}
+
+/// `text` with one more `[[model]]` made of `key = "value"` lines, and the
+/// line number of each of those lines.
+fn with_model_text(text: &str, fields: &[(&str, &str)]) -> (String, Vec<usize>) {
+    let mut text = format!("{text}\n[[model]]\n");
+    let mut lines = Vec::new();
+    for (key, value) in fields {
+        text.push_str(&format!("{key} = \"{value}\"\n"));
+        lines.push(text.lines().count());
+    }
+    (text, lines)
+}
+
+/// `text` with every `[[model]]` but the last removed.
+fn only_last_model(text: &str) -> String {
+    let first = text.find("[[model]]").unwrap();
+    let last = text.rfind("[[model]]").unwrap();
+    format!("{}{}", &text[..first], &text[last..])
 }

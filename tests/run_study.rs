@@ -376,3 +376,45 @@ fn records_verify_against_reference_results() {
         out.stdout
     );
 }
+
+/// Partial fine-tuning (`trainable_blocks`): a scratch EfficientNet-Lite0 on
+/// glyph-dg at 32 px, ERM and Mixup at two learning rates, whose four runs
+/// share one set of frozen features. Two runs side by side compute it
+/// together, chunk by chunk; one run alone computes it all: same bits.
+#[test]
+fn partial_fine_tuning_shares_frozen_features_and_keeps_its_bits() {
+    let study = common::tiny::TINY_STUDY
+        .replace("STEPS", "4")
+        .replace("EVERY", "2")
+        .replace("LR", "0.01, 0.003")
+        .replace("resolution = 16", "resolution = 32")
+        .replace(
+            "augment_id_validation = true",
+            "augment_id_validation = false\ntrainable_blocks = 1\nalgorithms = [\"erm\", \"mixup\"]",
+        );
+    let models = study.find("[[pretrain]]").unwrap();
+    let study = format!(
+        "{}[[model]]\nname = \"lite0-scratch\"\nfamily = \"efficientnet-lite\"\nsize = \"lite0\"\n",
+        &study[..models]
+    );
+    let side_by_side = TinyRepo::with_study(&study);
+    let out = side_by_side.oodcal(&["run", "--jobs", "2"]);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(said.contains("4 completed"), "{said}");
+    assert_eq!(
+        said.matches("computing the frozen layers' output for 2800 images")
+            .count(),
+        1,
+        "one features set for the four runs of one seed: {said}"
+    );
+    let alone = TinyRepo::with_study(&study);
+    alone.oodcal(&["run", "--jobs", "1"]);
+    let (mut a, mut b) = (side_by_side.records(), alone.records());
+    a.sort_by(|x, y| x.run_id.cmp(&y.run_id));
+    b.sort_by(|x, y| x.run_id.cmp(&y.run_id));
+    assert_eq!(a.len(), 4);
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.spec["trainable_blocks"], 1, "part of the run's id");
+        assert_same_outcome(x, y);
+    }
+}

@@ -241,6 +241,7 @@ impl EfficientNetLiteConfig {
             conv_head: conv(last_out, HEAD_CHANNELS, 1, 1, 1, device),
             bn1: batch_norm(HEAD_CHANNELS, "bn1", device),
             dropout: DropoutConfig::new(self.dropout).init(),
+            first_block: 0,
         }
     }
 
@@ -463,6 +464,10 @@ pub struct EfficientNetLite<B: Backend> {
     pub conv_head: Conv2d<B>,
     pub bn1: BatchNorm<B>,
     pub dropout: Dropout,
+    /// The block `forward` starts at: 0 takes images; `k > 0` takes block
+    /// `k - 1`'s output, computed apart by [`Self::prefix`] (a frozen prefix
+    /// whose features are computed once per image, see `run::frozen`).
+    pub first_block: usize,
 }
 
 impl<B: Backend> EfficientNetLite<B> {
@@ -471,10 +476,23 @@ impl<B: Backend> EfficientNetLite<B> {
         self.features_noised(images, None)
     }
 
-    /// [`Self::features`] with block `i`'s drop-connect keyed by `noise.layer(i)`.
-    fn features_noised(&self, images: Tensor<B, 4>, noise: Option<Noise>) -> Tensor<B, 2> {
-        let mut x = relu6(batch_norm_2d(&self.bn0, self.conv_stem.forward(images)));
-        for (i, block) in self.blocks.iter().enumerate() {
+    /// The stem and blocks `0..end` without stochastic layers: the input of
+    /// block `end`. Starting a network at `end` on its output gives the whole
+    /// network's result (see [`Self::first_block`]).
+    pub fn prefix(&self, images: Tensor<B, 4>, end: usize) -> Tensor<B, 4> {
+        let x = relu6(batch_norm_2d(&self.bn0, self.conv_stem.forward(images)));
+        self.blocks[..end].iter().fold(x, |x, b| b.forward(x, None))
+    }
+
+    /// [`Self::features`] with block `i`'s drop-connect keyed by `noise.layer(i)`
+    /// (`i` counts from the first block of the whole network, so a network
+    /// started at a later block draws the same noise as the whole one).
+    fn features_noised(&self, input: Tensor<B, 4>, noise: Option<Noise>) -> Tensor<B, 2> {
+        let mut x = match self.first_block {
+            0 => relu6(batch_norm_2d(&self.bn0, self.conv_stem.forward(input))),
+            _ => input,
+        };
+        for (i, block) in self.blocks.iter().enumerate().skip(self.first_block) {
             x = block.forward(x, noise.map(|n| n.layer(i as u64)));
         }
         x = relu6(batch_norm_2d(&self.bn1, self.conv_head.forward(x)));

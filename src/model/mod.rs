@@ -11,6 +11,7 @@ pub mod head;
 pub mod init;
 pub mod module_path;
 pub mod noise;
+pub mod partial;
 pub mod registry;
 pub mod resnet;
 pub mod timm;
@@ -45,6 +46,10 @@ pub enum ModelError {
     HeadAlreadyAdapted,
     #[error("no initialisation rule for parameter(s) {0}")]
     NoInitRule(String),
+    #[error("only EfficientNet-Lite can be fine-tuned from a later block (trainable_blocks)")]
+    NotBlockwise,
+    #[error("trainable_blocks = {trainable}: the network has {blocks} blocks (1 to {blocks} can be trained)")]
+    TrainableBlocks { trainable: usize, blocks: usize },
 }
 
 /// Feature extractor of a zoo network.

@@ -21,6 +21,9 @@ const PAPER_BATCH_PER_DOMAIN: u32 = 32;
 const PAPER_WEIGHT_DECAYS: [f64; 4] = [0.0, 1e-4, 1e-3, 1e-2];
 const PAPER_MODELS: &str = "91 timm checkpoints (100 models with CLIP)";
 const PAPER_DATA: &str = "PACS art_painting, VLCS VOC2007, OfficeHome Art, DomainNet clipart";
+const PAPER_TRAINED: &str = "the whole network";
+const PAPER_AUGMENTATION: &str =
+    "RandomResizedCrop (scale 0.7-1), horizontal flip, ColorJitter 0.3, RandomGrayscale 0.1";
 const PAPER_PRETRAINING: &str =
     "ImageNet-1k, -12k, -21k/22k, JFT-300M (NoisyStudent), CLIP's image-text data";
 
@@ -42,6 +45,8 @@ pub struct Setting {
     pub models: usize,
     pub selection: String,
     pub head: String,
+    /// Partial fine-tuning's trained blocks (`None`: the whole network).
+    pub trainable_blocks: Option<u32>,
 }
 
 impl Setting {
@@ -70,6 +75,7 @@ impl Setting {
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default(),
+            trainable_blocks: p.trainable_blocks,
         }
     }
 }
@@ -187,7 +193,37 @@ pub fn setting_rows(s: &Setting, pretraining: &[String]) -> Vec<SettingRow> {
             "add-linear (keep the 1000-way head, add a linear layer)".to_string(),
             s.head == "add-linear",
         ),
+        row(
+            "fine-tuned layers",
+            trained_layers(s),
+            PAPER_TRAINED.to_string(),
+            s.trainable_blocks.is_none(),
+        ),
+        row(
+            "training augmentation",
+            match s.trainable_blocks {
+                Some(_) => "none (the frozen layers see each image once)".to_string(),
+                None => PAPER_AUGMENTATION.to_string(),
+            },
+            PAPER_AUGMENTATION.to_string(),
+            s.trainable_blocks.is_none(),
+        ),
     ]
+}
+
+/// What a step trains, and under partial fine-tuning what Mixup then mixes.
+fn trained_layers(s: &Setting) -> String {
+    let Some(n) = s.trainable_blocks else {
+        return PAPER_TRAINED.to_string();
+    };
+    let mixup = match s.algorithms.iter().any(|a| a == Algorithm::Mixup.display()) {
+        true => "; Mixup mixes their output rather than images",
+        false => "",
+    };
+    format!(
+        "the last {n} block(s), the head conv and the classifier; the layers below frozen \
+         (running statistics), their output computed once per image{mixup}"
+    )
 }
 
 /// A published number beside this study's number for the same cell.
@@ -331,6 +367,7 @@ mod tests {
             models: 3,
             selection: "training-domain validation".into(),
             head: "add-linear".into(),
+            trainable_blocks: None,
         }
     }
 
@@ -363,6 +400,35 @@ mod tests {
             "images per training domain per step: 8 here, 32 in the paper."
         );
         assert_eq!(notes.last().unwrap(), "2 models did not learn");
+    }
+
+    #[test]
+    fn partial_fine_tuning_departs_in_trained_layers_and_augmentation() {
+        let s = Setting {
+            trainable_blocks: Some(1),
+            algorithms: vec!["ERM".into(), "Mixup".into()],
+            ..setting()
+        };
+        let rows = setting_rows(&s, &["imagenet-1k".to_string()]);
+        let differs: Vec<&SettingRow> = rows.iter().filter(|r| !r.same).collect();
+        let names: Vec<&str> = differs.iter().map(|r| r.name).collect();
+        assert_eq!(
+            names,
+            [
+                "models",
+                "pre-training data",
+                "fine-tuned layers",
+                "training augmentation"
+            ]
+        );
+        assert!(
+            differs[2].ours.starts_with("the last 1 block(s)"),
+            "{}",
+            differs[2].ours
+        );
+        assert!(differs[2].ours.contains("Mixup mixes their output"));
+        assert_eq!(differs[2].paper, "the whole network");
+        assert!(differs[3].ours.starts_with("none"));
     }
 
     #[test]

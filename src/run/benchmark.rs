@@ -45,7 +45,9 @@ pub struct Trial {
     pub splits: Splits,
     /// Global indices of each training domain's `in` split, in domain order.
     pub train: Vec<Vec<usize>>,
-    pub eval: EvalSets,
+    /// Image tensors; `None` under partial fine-tuning, which evaluates on
+    /// the frozen layers' features ([`super::frozen`]).
+    pub eval: Option<EvalSets>,
 }
 
 /// Step key of the ID-validation augmentation: fixed, so every evaluation of a
@@ -124,6 +126,16 @@ fn load_folder(input: &Input, roots: &Roots, digest: &str, resolution: usize) ->
 }
 
 impl BenchmarkSet {
+    /// The splits of trial `seed`, without evaluation tensors.
+    pub fn trial_splits(&self, seed: u64) -> Result<Trial> {
+        let splits = Splits::domainbed(&self.set, self.test_domain, self.holdout_fraction, seed)?;
+        Ok(Trial {
+            train: splits.train_in(),
+            splits,
+            eval: None,
+        })
+    }
+
     /// The splits and evaluation tensors of trial `seed`.
     pub fn trial(&self, seed: u64, augment_id_validation: bool, aug: Transform) -> Result<Trial> {
         let splits = Splits::domainbed(&self.set, self.test_domain, self.holdout_fraction, seed)?;
@@ -141,7 +153,7 @@ impl BenchmarkSet {
         Ok(Trial {
             train: splits.train_in(),
             splits,
-            eval,
+            eval: Some(eval),
         })
     }
 

@@ -186,13 +186,18 @@ fn claim_and_run(shared: &Shared, run: &PlannedRun, label: &str) -> Result<Done>
     Ok(Done::Trained(Box::new(record)))
 }
 
-/// The trial (splits and evaluation tensors) of every seed among `pending`.
+/// The trial (splits and evaluation tensors) of every seed among `pending`;
+/// partial fine-tuning evaluates on features, so its trials hold no images.
 fn trials(bench: &BenchmarkSet, pending: &[&PlannedRun]) -> Result<BTreeMap<u64, Trial>> {
     let mut trials = BTreeMap::new();
     for run in pending {
         if let Entry::Vacant(slot) = trials.entry(run.spec.seed) {
+            let seed = run.spec.seed;
             let aug = Transform::FineTune(FineTuneAug::default());
-            slot.insert(bench.trial(run.spec.seed, run.spec.augment_id_validation, aug)?);
+            slot.insert(match run.spec.trainable_blocks {
+                Some(_) => bench.trial_splits(seed)?,
+                None => bench.trial(seed, run.spec.augment_id_validation, aug)?,
+            });
         }
     }
     Ok(trials)

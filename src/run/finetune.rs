@@ -8,16 +8,18 @@
 //! written.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use burn::module::Module;
+use burn::module::{AutodiffModule, Module};
 use burn::tensor::backend::AutodiffBackend;
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
 use super::benchmark::{EvalSets, EvalSplit, Trial};
 use super::evaluate::{evaluation, final_metrics};
+use super::frozen::{self, FeatureSource, FrozenFeatures};
 use super::sources::PoolSource;
 use super::start::Start;
 use crate::data::augment::FineTuneAug;
@@ -84,23 +86,40 @@ impl BackendJob for FineTuneJob<'_> {
         let progress = read_progress(&progress_file, &checkpoint)?;
         let model = self.build::<B>(device)?;
         let params = model.num_params();
+        let (model, frozen) = self.partial(model, device)?;
         let config = self.config(&checkpoint);
-        let mut source = Ticking {
-            inner: PoolSource::new(
-                self.set,
-                self.trial.train.clone(),
-                spec.batch_per_domain as usize,
-                Transform::FineTune(FineTuneAug::default()),
-                self.resolution,
-                spec.seed,
+        let batch = spec.batch_per_domain as usize;
+        let pools = self.trial.train.clone();
+        let (inner, frozen_eval) = match frozen {
+            Some(features) => (
+                Source::Features(FeatureSource::new(
+                    features.clone(),
+                    pools,
+                    batch,
+                    spec.seed,
+                )),
+                Some(features.eval_sets(&self.trial.splits)),
             ),
+            None => {
+                let aug = Transform::FineTune(FineTuneAug::default());
+                let images =
+                    PoolSource::new(self.set, pools, batch, aug, self.resolution, spec.seed);
+                (Source::Images(images), None)
+            }
+        };
+        let eval_sets = match (&frozen_eval, &self.trial.eval) {
+            (Some(sets), _) | (None, Some(sets)) => sets,
+            (None, None) => anyhow::bail!("trial {} has no evaluation images", spec.seed),
+        };
+        let mut source = Ticking {
+            inner,
             bar: &self.bar,
         };
         let mut evaluations = progress.evaluations;
         let mut last: Option<EvalLogits> = None;
         let wall_before = progress.wall_seconds;
         let on_eval = |step: usize, model: &Network<B>| -> Result<()> {
-            let logits = eval_logits(model, &self.trial.eval, device);
+            let logits = eval_logits(model, eval_sets, device);
             evaluations.retain(|e| e.step < step);
             // The mean loss is filled in from the loss history once training ends.
             evaluations.push(evaluation(step, 0.0, &logits)?);
@@ -125,7 +144,7 @@ impl BackendJob for FineTuneJob<'_> {
             Ok(outcome) => {
                 let logits = match last {
                     Some(l) => l,
-                    None => eval_logits(&outcome.model, &self.trial.eval, device),
+                    None => eval_logits(&outcome.model, eval_sets, device),
                 };
                 fill_losses(&mut evaluations, &outcome.losses);
                 let final_eval = match evaluations.last() {
@@ -188,6 +207,47 @@ impl FineTuneJob<'_> {
             }
         };
         Ok(model)
+    }
+
+    /// Under partial fine-tuning, the network cut at its first trained block
+    /// and the frozen layers' features (shared by the runs of this process
+    /// with the same frozen layers); otherwise the network as it is.
+    fn partial<B: AutodiffBackend>(
+        &self,
+        model: Network<B>,
+        device: &B::Device,
+    ) -> Result<(Network<B>, Option<Arc<FrozenFeatures>>)> {
+        let Some(trainable) = self.run.spec.trainable_blocks else {
+            return Ok((model, None));
+        };
+        let first = model.first_trained_block(trainable as usize)?;
+        let dataset = self.run.spec.benchmark.dataset.get_ref();
+        let key = format!(
+            "{}:{}px:{}",
+            model.frozen_digest(first)?,
+            self.resolution,
+            self.inputs.get(dataset).map_or("unpinned", String::as_str)
+        );
+        let announce = || {
+            crate::progress::println(&format!(
+                "{}: computing the frozen layers' output for {} images (blocks below {first}, \
+                 once per process)",
+                self.run.short_id(),
+                self.set.len()
+            ))
+        };
+        let frozen = model.valid();
+        let features = frozen::shared(&key, &self.set.labels, announce, |indices| {
+            FrozenFeatures::compute_chunk(
+                &frozen,
+                first,
+                self.set,
+                self.resolution,
+                device,
+                indices,
+            )
+        })?;
+        Ok((model.start_at_block(first)?, Some(features)))
     }
 
     fn config(&self, checkpoint: &Path) -> TrainConfig {
@@ -331,6 +391,26 @@ fn fill_losses(evaluations: &mut [Evaluation], losses: &[f32]) {
     for e in evaluations {
         e.train_loss = mean_loss(losses, from, e.step);
         from = e.step;
+    }
+}
+
+/// Where a run's minibatches come from: augmented images, or (partial
+/// fine-tuning) the frozen layers' features.
+enum Source<'a> {
+    Images(PoolSource<'a>),
+    Features(FeatureSource),
+}
+
+impl BatchSource for Source<'_> {
+    fn next_batch(
+        &mut self,
+        domain: usize,
+        rng: &mut TrainRng,
+    ) -> anyhow::Result<crate::train::TrainBatch> {
+        match self {
+            Source::Images(s) => s.next_batch(domain, rng),
+            Source::Features(s) => s.next_batch(domain, rng),
+        }
     }
 }
 

@@ -16,6 +16,7 @@ pub mod code_version;
 pub mod evaluate;
 pub mod executor;
 pub mod finetune;
+pub mod frozen;
 pub mod lock;
 pub mod parallel;
 pub mod pretrain;

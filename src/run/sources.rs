@@ -12,6 +12,20 @@ use crate::data::preprocess::Normalize;
 use crate::data::ImageSet;
 use crate::train::{BatchSource, TrainBatch, TrainRng};
 
+/// One sampler per pool, each its own stream of `seed`.
+pub fn samplers(pools: Vec<Vec<usize>>, batch_size: usize, seed: u64) -> Vec<DomainSampler> {
+    pools
+        .into_iter()
+        .enumerate()
+        .map(|(domain, indices)| DomainSampler {
+            indices,
+            batch_size,
+            seed,
+            stream: domain as u64,
+        })
+        .collect()
+}
+
 /// Draws minibatches uniformly with replacement from index pools.
 pub struct PoolSource<'a> {
     set: &'a ImageSet,
@@ -32,19 +46,9 @@ impl<'a> PoolSource<'a> {
         resolution: usize,
         seed: u64,
     ) -> Self {
-        let samplers = pools
-            .into_iter()
-            .enumerate()
-            .map(|(domain, indices)| DomainSampler {
-                indices,
-                batch_size,
-                seed,
-                stream: domain as u64,
-            })
-            .collect();
         Self {
             set,
-            samplers,
+            samplers: samplers(pools, batch_size, seed),
             transform,
             resolution,
             seed,

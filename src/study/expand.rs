@@ -56,6 +56,7 @@ pub fn expand(study: &Study, catalogue: &Catalogue) -> Vec<PlannedRun> {
                             steps: p.steps,
                             eval_every: p.eval_every,
                             augment_id_validation: p.augment_id_validation,
+                            trainable_blocks: p.trainable_blocks,
                             seed,
                             inputs: inputs.clone(),
                         };

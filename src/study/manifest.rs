@@ -61,6 +61,12 @@ pub struct Protocol {
     /// (the claims other than 1 are ERM's, as in the paper). Default: ERM only.
     #[serde(default = "erm_only")]
     pub algorithms: Vec<Algorithm>,
+    /// Partial fine-tuning (EfficientNet-Lite only): the last this many blocks,
+    /// the head conv and the classifier are trained; the layers below are
+    /// frozen and run once per image without augmentation
+    /// ([`crate::model::partial`]). Absent: the whole network, as in the paper.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trainable_blocks: Option<u32>,
 }
 
 fn erm_only() -> Vec<Algorithm> {
@@ -325,7 +331,16 @@ fn check_protocol(p: &Protocol, err: ErrAt, fields: &FieldSpans) -> Result<(), S
     for &wd in &p.weight_decays {
         Range::at_least(0.0).check(wd, "protocol.weight_decays", at("weight_decays"), err)?;
     }
-    check_algorithms(&p.algorithms, at("algorithms"), err)
+    check_algorithms(&p.algorithms, at("algorithms"), err)?;
+    if p.trainable_blocks.is_some() && p.augment_id_validation {
+        return Err(err(
+            at("trainable_blocks"),
+            "protocol.trainable_blocks: the frozen layers see each image once, without \
+             augmentation, so protocol.augment_id_validation must be false"
+                .to_string(),
+        ));
+    }
+    Ok(())
 }
 
 /// ERM must be among them (every claim but 1 is on ERM), each at most once.
@@ -401,13 +416,21 @@ fn check_models(
         // The resolution is the study's, but whether a network takes it is the model's.
         let resolution = raw.benchmark.resolution as usize;
         let resolution_at = fields.offset("benchmark", None, "resolution");
+        let trainable = raw.protocol.trainable_blocks;
+        let trainable_at = fields.offset("protocol", None, "trainable_blocks");
         let spec = match &m.timm {
             Some(tag) => match check_timm(m, tag, (resolution, resolution_at), err)? {
                 Some(spec) => spec,
+                None if trainable.is_some() => {
+                    return Err(err(trainable_at, partial_only_lite(m)));
+                }
                 None => continue,
             },
             None => zoo_spec(m, err)?,
         };
+        if let Some(trainable) = trainable {
+            check_trainable_blocks(m, &spec, trainable, trainable_at, err)?;
+        }
         if let Err(e) = spec.with_image_size(resolution).validate() {
             let at = resolution_at;
             return Err(err(
@@ -449,6 +472,39 @@ fn check_models(
         if let Some(w) = &m.weights {
             check_reference(w, catalogue, "weights", err)?;
         }
+    }
+    Ok(())
+}
+
+fn partial_only_lite(m: &ModelEntry) -> String {
+    format!(
+        "protocol.trainable_blocks: model `{}` is not an EfficientNet-Lite, the only \
+         network fine-tuned from a later block",
+        m.name.get_ref()
+    )
+}
+
+/// Partial fine-tuning needs a network of blocks, and at least one of them trained.
+fn check_trainable_blocks(
+    m: &ModelEntry,
+    spec: &ModelSpec,
+    trainable: u32,
+    at: usize,
+    err: ErrAt,
+) -> Result<(), SourceError> {
+    let Some(variant) = spec.lite_variant() else {
+        return Err(err(at, partial_only_lite(m)));
+    };
+    let blocks = variant.config().blocks().len();
+    if trainable == 0 || trainable as usize > blocks {
+        return Err(err(
+            at,
+            format!(
+                "protocol.trainable_blocks = {trainable}: model `{}` has {blocks} blocks \
+                 (1 to {blocks} can be trained)",
+                m.name.get_ref()
+            ),
+        ));
     }
     Ok(())
 }

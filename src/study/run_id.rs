@@ -42,6 +42,10 @@ pub struct RunSpec {
     pub steps: u32,
     pub eval_every: u32,
     pub augment_id_validation: bool,
+    /// Partial fine-tuning; left out when the whole network trains, so runs
+    /// planned before it existed keep their ids.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trainable_blocks: Option<u32>,
     pub seed: u64,
     /// Input name → SHA-256 (file) or tree digest (folder); `unpinned:<name>`
     /// for inputs without a digest, so pinning one later changes the id.

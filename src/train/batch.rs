@@ -8,10 +8,11 @@ pub type TrainRng = ChaCha8Rng;
 
 /// One minibatch of images as the trainer takes it, already augmented and
 /// normalised (`data::batch::Batch` is what the data module makes; a
-/// `BatchSource` turns one into this).
+/// `BatchSource` turns one into this), or of a frozen prefix's feature maps
+/// (partial fine-tuning: then `c` is the prefix's channel count).
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainBatch {
-    /// `[b, 3, h, w]` row-major.
+    /// `[b, c, h, w]` row-major.
     pub images: Vec<f32>,
     pub shape: [usize; 4],
     /// Hard labels, one per image.
@@ -57,8 +58,8 @@ impl TrainBatch {
     /// Checks the batch against itself and the model's class count.
     pub fn validate(&self, classes: usize) -> Result<(), String> {
         let [b, c, h, w] = self.shape;
-        if c != 3 {
-            return Err(format!("expected 3 channels, got shape {:?}", self.shape));
+        if c == 0 {
+            return Err(format!("no channels in shape {:?}", self.shape));
         }
         if b == 0 || self.images.len() != b * c * h * w {
             return Err(format!(
