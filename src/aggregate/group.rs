@@ -19,6 +19,9 @@ pub const PROTOCOL_FIELDS: [&str; 5] = [
     "head",
     "augment_id_validation",
 ];
+/// Protocol settings that only some specs carry: in the key when present,
+/// so the groups of records made before they existed stay as they were.
+pub const OPTIONAL_PROTOCOL_FIELDS: [&str; 1] = ["trainable_blocks"];
 /// Benchmark settings, read from `spec.benchmark`.
 pub const BENCHMARK_FIELDS: [&str; 4] =
     ["dataset", "test_domain", "resolution", "holdout_fraction"];
@@ -43,18 +46,11 @@ impl GroupKey {
             .get(dataset)
             .cloned()
             .unwrap_or_else(|| "unknown".to_string());
-        let mut protocol = serde_json::Map::new();
-        for f in PROTOCOL_FIELDS {
-            protocol.insert(f.to_string(), r.spec[f].clone());
-        }
-        for f in BENCHMARK_FIELDS {
-            protocol.insert(format!("benchmark.{f}"), r.spec["benchmark"][f].clone());
-        }
         GroupKey {
             engine: r.code.engine.clone(),
             cargo_lock_sha256: r.code.cargo_lock_sha256.clone(),
             data_digest,
-            protocol: serde_json::Value::Object(protocol).to_string(),
+            protocol: protocol_key(&r.spec),
         }
     }
 
@@ -106,6 +102,23 @@ impl GroupKey {
     }
 }
 
+/// Sorted-key JSON of a run spec's protocol and benchmark settings.
+fn protocol_key(spec: &serde_json::Value) -> String {
+    let mut protocol = serde_json::Map::new();
+    for f in PROTOCOL_FIELDS {
+        protocol.insert(f.to_string(), spec[f].clone());
+    }
+    for f in OPTIONAL_PROTOCOL_FIELDS {
+        if !spec[f].is_null() {
+            protocol.insert(f.to_string(), spec[f].clone());
+        }
+    }
+    for f in BENCHMARK_FIELDS {
+        protocol.insert(format!("benchmark.{f}"), spec["benchmark"][f].clone());
+    }
+    serde_json::Value::Object(protocol).to_string()
+}
+
 fn short(digest: &str) -> &str {
     &digest[..digest.len().min(12)]
 }
@@ -147,6 +160,22 @@ pub fn split_groups(runs: Vec<LoadedRun>) -> Vec<Group> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partial_fine_tuning_is_its_own_group_and_whole_network_keys_stay() {
+        let whole = serde_json::json!({
+            "steps": 120, "batch_per_domain": 16, "eval_every": 120,
+            "head": "add-linear", "augment_id_validation": false,
+            "benchmark": {"dataset": "PACS", "test_domain": "art_painting",
+                          "resolution": 160, "holdout_fraction": 0.2},
+        });
+        let mut partial = whole.clone();
+        partial["trainable_blocks"] = serde_json::json!(1);
+        let (w, p) = (protocol_key(&whole), protocol_key(&partial));
+        assert!(!w.contains("trainable_blocks"), "{w}");
+        assert!(p.contains(r#""trainable_blocks":1"#), "{p}");
+        assert_ne!(w, p);
+    }
 
     #[test]
     fn the_protocol_reads_as_key_value_pairs() {

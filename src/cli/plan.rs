@@ -215,6 +215,13 @@ fn print_table(study: &Study, runs: &[PlannedRun], inputs: &[InputLine], e: &Est
         e.evaluation_images_per_run,
         e.evaluations_per_run
     );
+    if let Some(n) = study.protocol.trainable_blocks {
+        println!(
+            "partial fine-tuning (the last {n} block(s)): the layers below run once per \
+             image and model, so the figures here, which count whole-network passes, \
+             are an upper bound"
+        );
+    }
     print_gpu_hours(&e.gpu);
 }
 

@@ -151,10 +151,11 @@ pub fn shared(
         let indices: Vec<usize> = (i * CHUNK..((i + 1) * CHUNK).min(building.images)).collect();
         let result = chunk(&indices);
         let mut state = building.lock();
-        match result {
+        let failed = match result {
             Ok((values, per_image)) => {
                 state.parts[i] = Some(values);
                 state.per_image = per_image;
+                false
             }
             Err(e) => {
                 state.failed = Some(format!("{e:#}"));
@@ -163,9 +164,13 @@ pub fn shared(
                     .lock()
                     .expect("the features map is never poisoned")
                     .remove(key);
+                true
             }
-        }
+        };
         building.changed.notify_all();
+        if failed {
+            break;
+        }
     }
     let mut state = building.lock();
     loop {
@@ -352,7 +357,8 @@ mod tests {
             || (),
             |_: &[usize]| anyhow::bail!("disk"),
         )
-        .unwrap_err();
+        .err()
+        .expect("the chunk fails");
         assert!(format!("{err:#}").contains("disk"), "{err:#}");
         let again = shared("frozen-test-fails", &labels, || (), marked).unwrap();
         assert_eq!(again.values.len(), 10);
