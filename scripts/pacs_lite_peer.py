@@ -12,6 +12,13 @@ augmented at that size (RandomResizedCrop scale 0.7-1, flip, ColorJitter 0.3,
 grayscale p 0.1), as oodcal's cached pipeline does. The model is the
 reference package efficientnet-lite-pytorch 0.1.0 with the pinned weights.
 
+With `--trainable-blocks N` (the CPU preset's `trainable_blocks`), only the
+last N blocks, the head conv and the classifiers train: the stem and the blocks
+below are frozen, kept in evaluation mode (BatchNorm running statistics), and
+no image is augmented, training or ID validation (oodcal computes the frozen
+layers once per image; here they run every step, which changes the time, not
+the arithmetic's meaning).
+
 It is a peer, not a replica of the random streams: the sampled batches and
 augmentations differ from oodcal's, so compare means over seeds, not runs.
 
@@ -98,6 +105,8 @@ def main():
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--lr", type=float, default=0.001)
     p.add_argument("--wd", type=float, default=1e-4)
+    p.add_argument("--trainable-blocks", type=int, default=0,
+                   help="train only the last N blocks (0: the whole network)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     a = p.parse_args()
@@ -111,6 +120,11 @@ def main():
     if a.weights:
         net.load_state_dict(torch.load(a.weights, map_location="cpu"))
     model = nn.Sequential(net, nn.Linear(1000, 7)).to(a.device)
+    frozen = []
+    if a.trainable_blocks:
+        frozen = [net._conv_stem, net._bn0, *net._blocks[: len(net._blocks) - a.trainable_blocks]]
+        for module in frozen:
+            module.requires_grad_(False)
 
     data = {d: load_domain(os.path.join(a.pacs, d), a.size) for d in DOMAINS}
     splits = {d: split(len(data[d][1]), 0.2, seed_hash(a.seed, i)) for i, d in enumerate(DOMAINS)}
@@ -123,10 +137,15 @@ def main():
         transforms.ToTensor(),
         transforms.Normalize(MEAN, STD),
     ])
-    opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, weight_decay=a.wd)
+    if a.trainable_blocks:
+        aug = PLAIN
+    trained = [q for q in model.parameters() if q.requires_grad]
+    opt = torch.optim.SGD(trained, lr=a.lr, momentum=0.9, weight_decay=a.wd)
     start = time.perf_counter()
     for _ in range(a.steps):
         model.train()
+        for module in frozen:
+            module.eval()
         xs, ys = [], []
         for d in train_domains:
             images, labels = data[d]
@@ -154,6 +173,7 @@ def main():
         "framework": f"torch {torch.__version__}",
         "model": a.model + ("" if a.weights else "-scratch"),
         "seed": a.seed, "lr": a.lr, "steps": a.steps, "size": a.size,
+        "trainable_blocks": a.trainable_blocks or "all",
         "id_accuracy": id_correct / id_n,
         "ood_accuracy": (ood[0][0] + ood[1][0]) / 2,
         "ood_ece": (ood[0][1] + ood[1][1]) / 2,
