@@ -480,8 +480,12 @@ impl<B: Backend> EfficientNetLite<B> {
     /// block `end`. Starting a network at `end` on its output gives the whole
     /// network's result (see [`Self::first_block`]).
     pub fn prefix(&self, images: Tensor<B, 4>, end: usize) -> Tensor<B, 4> {
-        let x = relu6(batch_norm_2d(&self.bn0, self.conv_stem.forward(images)));
+        let x = self.stem(images);
         self.blocks[..end].iter().fold(x, |x, b| b.forward(x, None))
+    }
+
+    fn stem(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
+        relu6(batch_norm_2d(&self.bn0, self.conv_stem.forward(images)))
     }
 
     /// [`Self::features`] with block `i`'s drop-connect keyed by `noise.layer(i)`
@@ -489,7 +493,7 @@ impl<B: Backend> EfficientNetLite<B> {
     /// started at a later block draws the same noise as the whole one).
     fn features_noised(&self, input: Tensor<B, 4>, noise: Option<Noise>) -> Tensor<B, 2> {
         let mut x = match self.first_block {
-            0 => relu6(batch_norm_2d(&self.bn0, self.conv_stem.forward(input))),
+            0 => self.stem(input),
             _ => input,
         };
         for (i, block) in self.blocks.iter().enumerate().skip(self.first_block) {

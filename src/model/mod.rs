@@ -50,6 +50,8 @@ pub enum ModelError {
     NotBlockwise,
     #[error("trainable_blocks = {trainable}: the network has {blocks} blocks (1 to {blocks} can be trained)")]
     TrainableBlocks { trainable: usize, blocks: usize },
+    #[error("no cut before block {first}: the network has {blocks} blocks")]
+    NoSuchBlock { first: usize, blocks: usize },
 }
 
 /// Feature extractor of a zoo network.

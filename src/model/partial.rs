@@ -12,7 +12,7 @@ use burn::nn::BatchNorm;
 use burn::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::{Backbone, ModelError, Network};
+use super::{Backbone, EfficientNetLite, ModelError, Network};
 
 impl<B: Backend> Network<B> {
     /// Number of blocks the network can be cut between, where it has any.
@@ -39,15 +39,20 @@ impl<B: Backend> Network<B> {
         images: Tensor<B, 4>,
         first: usize,
     ) -> Result<Tensor<B, 4>, ModelError> {
-        match &self.backbone {
-            Backbone::EfficientNetLite(net) if first <= net.blocks.len() => {
-                Ok(net.prefix(images, first))
-            }
-            Backbone::EfficientNetLite(net) => Err(ModelError::TrainableBlocks {
-                trainable: 0,
+        Ok(self.cut_at(first)?.prefix(images, first))
+    }
+
+    /// The network's blocks, where it can be cut before block `first`.
+    fn cut_at(&self, first: usize) -> Result<&EfficientNetLite<B>, ModelError> {
+        let Backbone::EfficientNetLite(net) = &self.backbone else {
+            return Err(ModelError::NotBlockwise);
+        };
+        match first <= net.blocks.len() {
+            true => Ok(net),
+            false => Err(ModelError::NoSuchBlock {
+                first,
                 blocks: net.blocks.len(),
             }),
-            _ => Err(ModelError::NotBlockwise),
         }
     }
 
@@ -56,9 +61,7 @@ impl<B: Backend> Network<B> {
     /// serve any other whose frozen layers are the same (every seed's run
     /// of one pre-trained model), and never one whose layers differ.
     pub fn frozen_digest(&self, first: usize) -> Result<String, ModelError> {
-        let Backbone::EfficientNetLite(net) = &self.backbone else {
-            return Err(ModelError::NotBlockwise);
-        };
+        let net = self.cut_at(first)?;
         let mut hash = Hasher(Sha256::new());
         hash.0.update(first.to_le_bytes());
         net.conv_stem.visit(&mut hash);
@@ -80,20 +83,15 @@ impl<B: Backend> Network<B> {
     /// in a step, so they get no gradient and the optimiser leaves them as
     /// they are.
     pub fn start_at_block(self, first: usize) -> Result<Self, ModelError> {
-        match self.backbone {
-            Backbone::EfficientNetLite(mut net) if first <= net.blocks.len() => {
-                net.first_block = first;
-                Ok(Self {
-                    backbone: Backbone::EfficientNetLite(net),
-                    ..self
-                })
-            }
-            Backbone::EfficientNetLite(net) => Err(ModelError::TrainableBlocks {
-                trainable: 0,
-                blocks: net.blocks.len(),
-            }),
-            _ => Err(ModelError::NotBlockwise),
-        }
+        self.cut_at(first)?;
+        let Backbone::EfficientNetLite(mut net) = self.backbone else {
+            unreachable!("cut_at accepts EfficientNet-Lite only")
+        };
+        net.first_block = first;
+        Ok(Self {
+            backbone: Backbone::EfficientNetLite(net),
+            ..self
+        })
     }
 }
 
@@ -217,6 +215,12 @@ mod tests {
         assert_eq!(resnet.first_trained_block(1), Err(ModelError::NotBlockwise));
         let net = lite0();
         let blocks = net.blocks().unwrap();
+        let cut = Err(ModelError::NoSuchBlock {
+            first: blocks + 1,
+            blocks,
+        });
+        assert_eq!(net.cut_at(blocks + 1).map(|_| ()), cut);
+        assert_eq!(resnet.cut_at(0).map(|_| ()), Err(ModelError::NotBlockwise));
         for trainable in [0, blocks + 1] {
             assert_eq!(
                 net.first_trained_block(trainable),

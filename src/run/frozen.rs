@@ -13,9 +13,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, LazyLock, Mutex};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use burn::prelude::*;
-use rand::Rng;
 
 use super::benchmark::{EvalSets, EvalSplit};
 use crate::data::batch::{make_batch, DomainSampler, Transform};
@@ -247,14 +246,7 @@ impl FeatureSource {
 
 impl BatchSource for FeatureSource {
     fn next_batch(&mut self, domain: usize, rng: &mut TrainRng) -> Result<TrainBatch> {
-        let sampler = self
-            .samplers
-            .get(domain)
-            .with_context(|| format!("no training pool for domain {domain}"))?;
-        let indices = sampler.batch(rng.next_u64());
-        if indices.is_empty() {
-            anyhow::bail!("training pool of domain {domain} is empty");
-        }
+        let (_, indices) = super::sources::draw(&self.samplers, domain, rng)?;
         let (images, shape) = self.features.rows(&indices);
         Ok(TrainBatch {
             images,

@@ -26,6 +26,24 @@ pub fn samplers(pools: Vec<Vec<usize>>, batch_size: usize, seed: u64) -> Vec<Dom
         .collect()
 }
 
+/// Domain `domain`'s next minibatch: its key (one number from the trainer's
+/// RNG, which also keys the batch's augmentation) and its global indices.
+pub fn draw(
+    samplers: &[DomainSampler],
+    domain: usize,
+    rng: &mut TrainRng,
+) -> anyhow::Result<(u64, Vec<usize>)> {
+    let sampler = samplers
+        .get(domain)
+        .ok_or_else(|| anyhow::anyhow!("no training pool for domain {domain}"))?;
+    let key: u64 = rng.next_u64();
+    let indices = sampler.batch(key);
+    if indices.is_empty() {
+        anyhow::bail!("training pool of domain {domain} is empty");
+    }
+    Ok((key, indices))
+}
+
 /// Draws minibatches uniformly with replacement from index pools.
 pub struct PoolSource<'a> {
     set: &'a ImageSet,
@@ -58,15 +76,7 @@ impl<'a> PoolSource<'a> {
 
 impl BatchSource for PoolSource<'_> {
     fn next_batch(&mut self, domain: usize, rng: &mut TrainRng) -> anyhow::Result<TrainBatch> {
-        let sampler = self
-            .samplers
-            .get(domain)
-            .ok_or_else(|| anyhow::anyhow!("no training pool for domain {domain}"))?;
-        let key: u64 = rng.next_u64();
-        let indices = sampler.batch(key);
-        if indices.is_empty() {
-            anyhow::bail!("training pool of domain {domain} is empty");
-        }
+        let (key, indices) = draw(&self.samplers, domain, rng)?;
         let classes = self.set.class_names.len();
         let batch = make_batch(
             self.set,
