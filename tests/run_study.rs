@@ -418,3 +418,41 @@ fn partial_fine_tuning_shares_frozen_features_and_keeps_its_bits() {
         assert_same_outcome(x, y);
     }
 }
+
+/// `oodcal pretrain` with a plateau rule: the checkpoint's figures say how
+/// many steps it took, every measurement and where the cool-down began (at
+/// the cap here: a few steps cannot plateau), and the steps are the stable
+/// phase plus a cool-down of the fraction asked for.
+#[test]
+fn plateau_pretraining_records_its_measurements_and_cools_down() {
+    let study = common::tiny::TINY_STUDY
+        .replace("STEPS", "4")
+        .replace("EVERY", "2")
+        .replace("LR", "0.01")
+        .replace(
+            "steps = 4\nbatch = 8",
+            "steps = 6\nbatch = 8\nplateau = { every = 2, patience = 5, min_gain = 1.0, cooldown = 0.5 }",
+        );
+    assert!(study.contains("plateau = "));
+    let tiny = TinyRepo::with_study(&study);
+    let pre = tiny.oodcal(&["pretrain", "--pin"]);
+    assert!(pre.stdout.contains("trained"), "{}", pre.stdout);
+    let sidecar = std::fs::read_dir(tiny.path().join("experiments/zoo"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".bin.json"))
+        .expect("figures beside the checkpoint");
+    let stats: oodcal::study::PretrainStats =
+        serde_json::from_str(&std::fs::read_to_string(&sidecar).unwrap()).unwrap();
+    let plateau = stats.plateau.expect("a plateau run's measurements");
+    let steps: Vec<usize> = plateau.curve.iter().map(|&(s, _)| s).collect();
+    assert_eq!(steps, [2, 4, 6]);
+    assert!(plateau
+        .curve
+        .iter()
+        .all(|&(_, a)| (0.0..=100.0).contains(&a)));
+    assert_eq!((plateau.cooldown_from, plateau.plateaued), (Some(6), false));
+    assert_eq!(stats.steps, 9, "6 stable steps and a cool-down of 3");
+    // Pinned: a second pretrain finds it up to date.
+    assert!(tiny.oodcal(&["pretrain"]).stdout.contains("up to date"));
+}

@@ -208,3 +208,84 @@ fn resumed_timm_networks_match_an_uninterrupted_run() {
         assert!(a == b, "{tag}: final tensors differ");
     }
 }
+
+/// A run that ends at a plateau of its monitor accuracy: the cool-down starts
+/// at the measurement that makes the plateau and lasts its fraction of the
+/// steps; interrupted before the plateau and resumed, it decides at the same
+/// step and ends with the same bits, because its checkpoint carries the
+/// measurements made so far.
+#[test]
+fn a_plateau_run_cools_down_where_it_plateaus_and_resumes_exactly() {
+    use oodcal::train::{train_to_plateau, LrSchedule, Plateau};
+    let spec = ModelSpec::new(Family::ResNet, Size::Tiny).with_image_size(SIZE);
+    let build = || spec.build::<B>(4, 5, &device()).unwrap();
+    let rule = Plateau {
+        every: 2,
+        patience: 2,
+        min_gain: 1.0,
+        cooldown: 0.5,
+        min_steps: 0,
+        min_accuracy: 0.0,
+    };
+    let optimizer =
+        OptimizerSpec::adamw(1e-3, 0.05).with_schedule(LrSchedule::Warmup { warmup_steps: 2 });
+    // A stable phase of at most 40 steps; the scripted accuracies plateau at
+    // the 4th measurement (after step 8): 20.6 does not beat 20 by 1 point.
+    let plateau_config = || config(optimizer.clone()).with_plateau(rule).with_steps(40);
+    let scripted = [10.0, 20.0, 20.5, 20.6, 99.0, 99.0];
+    let monitor_from = |first: usize| {
+        let mut calls = first;
+        move |_: &oodcal::model::Network<B>| {
+            calls += 1;
+            Ok(scripted[calls - 1])
+        }
+    };
+    let mut source = toy_source(8, SIZE, 4);
+    let mut measure = monitor_from(0);
+    let straight = train_to_plateau(
+        build(),
+        &plateau_config(),
+        &mut source,
+        &mut measure,
+        &device(),
+    )
+    .unwrap();
+    let state = straight.plateau.clone().expect("a plateau state");
+    assert_eq!(
+        state.curve,
+        vec![(2, 10.0), (4, 20.0), (6, 20.5), (8, 20.6)]
+    );
+    assert_eq!((state.cooldown_from, state.plateaued), (Some(8), true));
+    assert_eq!(straight.step, 12, "8 steps and a cool-down of half as many");
+    assert!(straight.finished);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.ckpt");
+    let mut measure = monitor_from(0);
+    let first = train_to_plateau(
+        build(),
+        &plateau_config()
+            .with_checkpoint(&path, 100)
+            .with_stop_after(5),
+        &mut source,
+        &mut measure,
+        &device(),
+    )
+    .unwrap();
+    assert!(!first.finished);
+    // Two measurements (after steps 2 and 4) are in the checkpoint; the
+    // resumed run's monitor carries on from the third.
+    let mut measure = monitor_from(2);
+    let second = train_to_plateau(
+        build(),
+        &plateau_config().with_checkpoint(&path, 100),
+        &mut source,
+        &mut measure,
+        &device(),
+    )
+    .unwrap();
+    assert_eq!(second.resumed_from, 5);
+    assert_eq!(second.plateau, straight.plateau);
+    assert_eq!(second.losses, straight.losses);
+    assert!(flat_params(&second.model) == flat_params(&straight.model));
+}

@@ -59,9 +59,11 @@ impl Generator {
         }
     }
 
-    /// `n` fresh images after a pre-training corpus (None for other generators).
-    pub fn held_out(&self, n: usize) -> Option<crate::data::Result<ImageSet>> {
-        self.corpus_spec().map(|spec| generate_held_out(&spec, n))
+    /// `n` fresh images after a pre-training corpus and `skip` more (None
+    /// for other generators).
+    pub fn held_out(&self, skip: usize, n: usize) -> Option<crate::data::Result<ImageSet>> {
+        self.corpus_spec()
+            .map(|spec| generate_held_out(&spec, skip, n))
     }
 
     fn corpus_spec(&self) -> Option<CorpusSpec> {

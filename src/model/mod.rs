@@ -40,6 +40,8 @@ pub enum ModelError {
         "model {spec}: image size {size} is not supported (at least 16, and a multiple of 8 for a ViT)"
     )]
     ImageSize { spec: String, size: usize },
+    #[error("{0}")]
+    VitShape(String),
     #[error("a classifier needs at least one class")]
     NoClasses,
     #[error("the network already has an added linear head; use HeadMode::Replace to re-head it")]

@@ -122,6 +122,12 @@ pub struct ModelSpec {
     /// Side of the square input images (the ViT's position embeddings depend on it).
     #[serde(default = "default_image_size")]
     pub image_size: usize,
+    /// ViT only: side of the square patches in pixels (`None`: an 8×8 grid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch: Option<usize>,
+    /// ViT only: how the tokens become one feature (`None`: a CLS token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<Pool>,
 }
 
 fn default_image_size() -> usize {
@@ -134,11 +140,27 @@ impl ModelSpec {
             family,
             size,
             image_size: default_image_size(),
+            patch: None,
+            pool: None,
         }
     }
 
     pub fn with_image_size(self, image_size: usize) -> Self {
         Self { image_size, ..self }
+    }
+
+    /// A ViT's patch side and pooling, where they differ from the defaults.
+    pub fn with_vit_shape(self, patch: Option<usize>, pool: Option<Pool>) -> Self {
+        Self {
+            patch,
+            pool,
+            ..self
+        }
+    }
+
+    /// The ViT's patch side in pixels: as set, else an 8×8 patch grid.
+    fn vit_patch(&self) -> usize {
+        self.patch.unwrap_or(self.image_size / VIT_GRID)
     }
 
     /// The quick study's zoo: its families at every size, at the default input side.
@@ -202,6 +224,19 @@ impl ModelSpec {
                 size: s,
             });
         }
+        if self.family != Family::Vit && (self.patch.is_some() || self.pool.is_some()) {
+            return Err(ModelError::VitShape(format!(
+                "{}: patch and pool are a ViT's",
+                self.name()
+            )));
+        }
+        let patch = self.vit_patch();
+        if self.family == Family::Vit && (patch == 0 || !s.is_multiple_of(patch)) {
+            return Err(ModelError::VitShape(format!(
+                "{}: patch {patch} does not divide the image side {s}",
+                self.name()
+            )));
+        }
         Ok(())
     }
 
@@ -234,9 +269,9 @@ impl ModelSpec {
                     depth,
                     heads,
                     mlp_ratio: 4,
-                    patch: self.image_size / VIT_GRID,
+                    patch: self.vit_patch(),
                     image_size: self.image_size,
-                    pool: Pool::Cls,
+                    pool: self.pool.unwrap_or(Pool::Cls),
                 })
             }
             Family::EfficientNetLite => {
@@ -287,5 +322,43 @@ impl FromStr for ModelSpec {
             )
             .find(|spec| spec.name() == name)
             .ok_or_else(|| ModelError::UnknownModel(name.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A ViT's patch and pooling are its own: 4 px patches at 16 px make a
+    /// 4×4 grid (16 position embeddings, no CLS token with mean pooling), and
+    /// the same features come out; another family refuses them.
+    #[test]
+    fn vit_shape_sets_the_grid_and_pooling() {
+        let vit = ModelSpec::new(Family::Vit, Size::Tiny).with_image_size(16);
+        let shaped = vit.with_vit_shape(Some(4), Some(Pool::Mean));
+        let BackboneConfig::Vit(default) = vit.backbone().unwrap() else {
+            panic!("a ViT")
+        };
+        let BackboneConfig::Vit(config) = shaped.backbone().unwrap() else {
+            panic!("a ViT")
+        };
+        assert_eq!((default.grid(), default.pool), (8, Pool::Cls));
+        assert_eq!((config.grid(), config.pool), (4, Pool::Mean));
+        assert_eq!(config.feature_dim(), default.feature_dim());
+        // Position embeddings: 8×8 + CLS against 4×4, dim 32 each; the CLS
+        // token; patch embedding 2×2×3 against 4×4×3 inputs per channel.
+        let d = 32;
+        let difference = (65 - 16) * d + d - (4 * 4 * 3 - 2 * 2 * 3) * d;
+        assert_eq!(
+            vit.num_params(7).unwrap() - shaped.num_params(7).unwrap(),
+            difference
+        );
+        assert!(shaped.validate().is_ok());
+        assert!(vit.with_vit_shape(Some(3), None).validate().is_err());
+        let resnet = ModelSpec::new(Family::ResNet, Size::Tiny).with_image_size(16);
+        assert!(resnet
+            .with_vit_shape(None, Some(Pool::Mean))
+            .validate()
+            .is_err());
     }
 }

@@ -6,9 +6,10 @@
 use serde::Serialize;
 use std::path::Path;
 
+use super::plot::ticks::count;
 use crate::aggregate::learned::{clears_chance, wilson_lower, MARGIN_POINTS};
 use crate::inputs::Catalogue;
-use crate::study::{read_stats, stats_path, zoo_checkpoint, Study};
+use crate::study::{read_stats, stats_path, zoo_checkpoint, PretrainStats, Study};
 
 /// One model's checkpoint and its pre-training figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -17,7 +18,12 @@ pub struct CheckpointRow {
     pub label: String,
     pub corpus: String,
     pub recipe: String,
+    /// The pre-training's seed (weights and batches).
+    pub seed: u64,
+    /// Steps trained: the figures file's, else the manifest's budget.
     pub steps: u32,
+    /// How the budget ended: a fixed count, a plateau or the cap.
+    pub budget: String,
     /// Chance on the corpus: 100 / its classes (when the data manifest says).
     pub chance: Option<f64>,
     /// `None` when the checkpoint's figures file is missing or unreadable.
@@ -55,7 +61,9 @@ pub fn checkpoint_rows(study: &Study, catalogue: &Catalogue, repo: &Path) -> Vec
                 label: model.name.get_ref().clone(),
                 corpus: corpus.clone(),
                 recipe: entry.recipe.as_str().to_string(),
-                steps: entry.steps,
+                seed: entry.seed,
+                steps: stats.as_ref().map_or(entry.steps, |s| s.steps),
+                budget: budget(entry.plateau.is_some(), stats.as_ref()),
                 chance,
                 held_out_accuracy: stats.as_ref().map(|s| s.held_out_accuracy),
                 held_out_images: stats.as_ref().map(|s| s.held_out_images),
@@ -64,6 +72,20 @@ pub fn checkpoint_rows(study: &Study, catalogue: &Catalogue, repo: &Path) -> Vec
             })
         })
         .collect()
+}
+
+/// How a checkpoint's training ended, in words.
+fn budget(plateau_rule: bool, stats: Option<&PretrainStats>) -> String {
+    let state = stats.and_then(|s| s.plateau.as_ref());
+    match (
+        plateau_rule,
+        state.and_then(|p| p.cooldown_from.map(|f| (f, p.plateaued))),
+    ) {
+        (false, _) => "fixed".to_string(),
+        (true, Some((from, true))) => format!("plateau after {}", count(from as u64)),
+        (true, Some((from, false))) => format!("cap of {} reached, no plateau", count(from as u64)),
+        (true, None) => "until plateau".to_string(),
+    }
 }
 
 /// The notice for checkpoints that did not learn their corpus, if any.

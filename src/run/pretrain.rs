@@ -27,8 +27,8 @@ use crate::study::{
     read_stats, stats_path, targets, PretrainEntry, PretrainStats, PretrainTarget, Study,
 };
 use crate::train::{
-    dispatch, logits_of_trained, mean_loss, save_weights, train, BackendJob, BackendKind,
-    DeviceInfo, LrSchedule, OptimizerSpec, TrainConfig,
+    dispatch, logits_of_trained, mean_loss, save_weights, train, train_to_plateau, BackendJob,
+    BackendKind, DeviceInfo, LrSchedule, OptimizerSpec, PlateauState, TrainConfig,
 };
 
 /// Weight decay of the pre-training optimizer (AdamW).
@@ -37,6 +37,10 @@ const PRETRAIN_WEIGHT_DECAY: f64 = 0.05;
 const PRETRAIN_CHECKPOINT_EVERY: usize = 100;
 /// Fresh corpus images (never trained on) the held-out accuracy is measured on.
 const HELD_OUT_IMAGES: usize = 1000;
+/// Fresh corpus images, after the held-out ones, that decide when a plateau
+/// run has stopped improving (so the reported accuracy is not the one its
+/// budget was chosen on).
+const MONITOR_IMAGES: usize = 1000;
 
 #[derive(Clone, Debug, Default)]
 pub struct PretrainOptions {
@@ -225,13 +229,23 @@ fn train_checkpoint(
 ) -> Result<(String, PretrainStats)> {
     let started = std::time::Instant::now();
     let corpus = load_corpus(&target.pretrain, catalogue)?;
-    let held_out = held_out(&target.pretrain, catalogue)?;
+    let held_out = fresh_images(&target.pretrain, catalogue, 0, HELD_OUT_IMAGES)?;
+    let monitor = match target.pretrain.plateau {
+        Some(_) => Some(fresh_images(
+            &target.pretrain,
+            catalogue,
+            HELD_OUT_IMAGES,
+            MONITOR_IMAGES,
+        )?),
+        None => None,
+    };
     let job = PretrainJob {
         spec: target.model.model_spec(study.benchmark.resolution)?,
         entry: &target.pretrain,
         recipe: target.pretrain.recipe.recipe(),
         corpus: &corpus,
         held_out: &held_out,
+        monitor: monitor.as_ref(),
         resolution: study.benchmark.resolution as usize,
         out: out.to_path_buf(),
         resume: roots
@@ -240,18 +254,19 @@ fn train_checkpoint(
             .join(format!("{}.ckpt", target.zoo.key)),
         bar: crate::progress::bar(u64::from(target.pretrain.steps), label),
     };
-    let (final_loss, held_out_accuracy) = dispatch(backend, job)??;
+    let trained = dispatch(backend, job)??;
     let bytes = std::fs::read(out).with_context(|| format!("{}: cannot read", out.display()))?;
     let stats = PretrainStats {
         checkpoint: target.zoo.input_name.clone(),
         key: target.zoo.key.clone(),
         corpus: target.pretrain.corpus.get_ref().clone(),
         recipe: target.pretrain.recipe.to_string(),
-        steps: target.pretrain.steps,
-        final_loss,
+        steps: trained.steps,
+        final_loss: trained.final_loss,
         held_out_images: held_out.len(),
-        held_out_accuracy,
+        held_out_accuracy: trained.held_out_accuracy,
         seconds: started.elapsed().as_secs_f64(),
+        plateau: trained.plateau,
     };
     let sidecar = stats_path(out);
     let json = serde_json::to_string_pretty(&stats)? + "\n";
@@ -260,15 +275,21 @@ fn train_checkpoint(
     Ok((sha256_bytes(&bytes), stats))
 }
 
-/// Fresh images of a generated corpus's classes, never trained on.
-fn held_out(entry: &PretrainEntry, catalogue: &Catalogue) -> Result<ImageSet> {
+/// `n` fresh images of a generated corpus's classes, never trained on, after
+/// skipping `skip` of them.
+fn fresh_images(
+    entry: &PretrainEntry,
+    catalogue: &Catalogue,
+    skip: usize,
+    n: usize,
+) -> Result<ImageSet> {
     let name = entry.corpus.get_ref();
     let generator = catalogue
         .get(name)
         .and_then(|input| input.generator.as_ref())
         .with_context(|| format!("corpus `{name}` is not a generated input"))?;
     let set = generator
-        .held_out(HELD_OUT_IMAGES)
+        .held_out(skip, n)
         .with_context(|| format!("corpus `{name}` has no held-out images"))??;
     Ok(set)
 }
@@ -280,14 +301,20 @@ fn pin_checkpoint(
     path: &Path,
 ) -> Result<()> {
     let t = target;
+    let budget = match t.pretrain.plateau {
+        Some(_) => format!(
+            "until held-out plateau (stable phase ≤ {} steps)",
+            t.pretrain.steps
+        ),
+        None => format!("{} steps", t.pretrain.steps),
+    };
     let source = format!(
-        "Pre-trained by `oodcal pretrain` ({}): {}-{} on `{}`, recipe {}, {} steps × {} images, lr {}, seed {}; key {}",
+        "Pre-trained by `oodcal pretrain` ({}): {}-{} on `{}`, recipe {}, {budget} × {} images, lr {}, seed {}; key {}",
         path.file_name().unwrap_or_default().to_string_lossy(),
         t.model.family,
         t.model.size,
         t.pretrain.corpus.get_ref(),
         t.pretrain.recipe,
-        t.pretrain.steps,
         t.pretrain.batch,
         t.pretrain.learning_rate,
         t.pretrain.seed,
@@ -323,6 +350,8 @@ struct PretrainJob<'a> {
     recipe: Recipe,
     corpus: &'a ImageSet,
     held_out: &'a ImageSet,
+    /// The images a plateau run's stopping is decided on.
+    monitor: Option<&'a ImageSet>,
     resolution: usize,
     out: PathBuf,
     /// Resume checkpoint (in the cache: disposable).
@@ -330,23 +359,29 @@ struct PretrainJob<'a> {
     bar: indicatif::ProgressBar,
 }
 
-impl BackendJob for PretrainJob<'_> {
-    /// Mean loss of the last tenth of the steps, held-out accuracy (percent).
-    type Output = Result<(f64, f64)>;
+/// What one pre-training run produced, besides the checkpoint file.
+struct Trained {
+    steps: u32,
+    /// Mean loss of the last tenth of the steps.
+    final_loss: f64,
+    held_out_accuracy: f64,
+    plateau: Option<PlateauState>,
+}
 
-    fn run<B: AutodiffBackend>(self, device: &B::Device, _info: &DeviceInfo) -> Result<(f64, f64)> {
+impl BackendJob for PretrainJob<'_> {
+    type Output = Result<Trained>;
+
+    fn run<B: AutodiffBackend>(self, device: &B::Device, _info: &DeviceInfo) -> Result<Trained> {
         let e = self.entry;
         let classes = self.corpus.class_names.len();
         let model = self.spec.build::<B>(classes, e.seed, device)?;
         let steps = e.steps as usize;
-        // AdamW with warm-up and cosine decay: the usual supervised recipe of timm's models.
-        let optimizer = OptimizerSpec::adamw(e.learning_rate, PRETRAIN_WEIGHT_DECAY).with_schedule(
-            LrSchedule::Cosine {
-                warmup_steps: steps / 20,
-            },
-        );
-        let config = TrainConfig::pretrain(steps, optimizer, e.seed)
+        let config = TrainConfig::pretrain(steps, self.optimizer(), e.seed)
             .with_checkpoint(&self.resume, PRETRAIN_CHECKPOINT_EVERY);
+        let config = match e.plateau {
+            Some(rule) => config.with_plateau(rule),
+            None => config,
+        };
         let all: Vec<usize> = (0..self.corpus.len()).collect();
         let mut source = PoolSource::new(
             self.corpus,
@@ -357,16 +392,18 @@ impl BackendJob for PretrainJob<'_> {
             e.seed,
         );
         let bar = self.bar.clone();
-        let outcome = train(
-            model,
-            &config,
-            &mut |d: usize, rng: &mut crate::train::TrainRng| {
-                bar.inc(1);
-                crate::train::BatchSource::next_batch(&mut source, d, rng)
-            },
-            |_, _| Ok(()),
-            device,
-        )
+        let mut next = |d: usize, rng: &mut crate::train::TrainRng| {
+            bar.inc(1);
+            crate::train::BatchSource::next_batch(&mut source, d, rng)
+        };
+        let outcome = match self.monitor {
+            Some(monitor) => {
+                let mut measure =
+                    |model: &Network<B>| accuracy(model, monitor, self.resolution, device);
+                train_to_plateau(model, &config, &mut next, &mut measure, device)
+            }
+            None => train(model, &config, &mut next, |_, _| Ok(()), device),
+        }
         .with_context(|| format!("pre-training {} on {}", self.spec, e.corpus.get_ref()))?;
         self.bar.finish_and_clear();
         // A stop request (SIGTERM, SIGUSR1) leaves a resume checkpoint, never
@@ -383,32 +420,53 @@ impl BackendJob for PretrainJob<'_> {
         let _ = std::fs::remove_file(&self.resume);
         let steps = outcome.losses.len();
         let window = (steps / 10).max(1);
-        let final_loss = mean_loss(&outcome.losses, steps.saturating_sub(window), steps);
-        Ok((final_loss, self.held_out_accuracy(&outcome.model, device)?))
+        Ok(Trained {
+            steps: outcome.step as u32,
+            final_loss: mean_loss(&outcome.losses, steps.saturating_sub(window), steps),
+            held_out_accuracy: accuracy(&outcome.model, self.held_out, self.resolution, device)?,
+            plateau: outcome.plateau,
+        })
     }
 }
 
 impl PretrainJob<'_> {
-    /// Top-1 accuracy (percent) of `model` on the held-out images.
-    fn held_out_accuracy<B: AutodiffBackend>(
-        &self,
-        model: &Network<B>,
-        device: &B::Device,
-    ) -> Result<f64> {
-        let all: Vec<usize> = (0..self.held_out.len()).collect();
-        let batch = make_batch(
-            self.held_out,
-            &all,
-            &Transform::Eval,
-            self.resolution,
-            Normalize::IMAGENET,
-            0,
-            0,
-        );
-        let logits = logits_of_trained(model, &batch.data, batch.shape, 256, device);
-        let values = logits.into_iter().map(f64::from).collect();
-        let predictions = Predictions::from_logits(values, model.num_classes(), batch.labels)
-            .context("held-out logits")?;
-        Ok(100.0 * predictions.accuracy())
+    /// AdamW with warm-up, the usual supervised recipe of timm's models:
+    /// cosine decay over a fixed budget, or for a plateau run a constant rate
+    /// (warm-up: one measurement interval) until the cool-down.
+    fn optimizer(&self) -> OptimizerSpec {
+        let e = self.entry;
+        let schedule = match e.plateau {
+            Some(rule) => LrSchedule::Warmup {
+                warmup_steps: rule.every,
+            },
+            None => LrSchedule::Cosine {
+                warmup_steps: e.steps as usize / 20,
+            },
+        };
+        OptimizerSpec::adamw(e.learning_rate, PRETRAIN_WEIGHT_DECAY).with_schedule(schedule)
     }
+}
+
+/// Top-1 accuracy (percent) of `model` on `images`.
+fn accuracy<B: AutodiffBackend>(
+    model: &Network<B>,
+    images: &ImageSet,
+    resolution: usize,
+    device: &B::Device,
+) -> Result<f64> {
+    let all: Vec<usize> = (0..images.len()).collect();
+    let batch = make_batch(
+        images,
+        &all,
+        &Transform::Eval,
+        resolution,
+        Normalize::IMAGENET,
+        0,
+        0,
+    );
+    let logits = logits_of_trained(model, &batch.data, batch.shape, 256, device);
+    let values = logits.into_iter().map(f64::from).collect();
+    let predictions = Predictions::from_logits(values, model.num_classes(), batch.labels)
+        .context("held-out logits")?;
+    Ok(100.0 * predictions.accuracy())
 }

@@ -10,9 +10,9 @@ use crate::aggregate::Rule;
 use crate::data::recipes::RecipeName;
 use crate::inputs::{relative_path, Catalogue};
 use crate::model::registry::timm_model;
-use crate::model::{Architecture, HeadMode, ModelSpec};
+use crate::model::{Architecture, HeadMode, ModelSpec, Pool};
 use crate::source_error::SourceError;
-use crate::train::{Algorithm, OptimizerKind};
+use crate::train::{Algorithm, OptimizerKind, Plateau};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,6 +87,10 @@ pub struct PretrainEntry {
     pub batch: u32,
     pub learning_rate: f64,
     pub seed: u64,
+    /// Train until held-out accuracy plateaus; `steps` then caps the stable
+    /// phase. Absent: a cosine schedule over exactly `steps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plateau: Option<Plateau>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -116,6 +120,13 @@ pub struct ModelEntry {
         serialize_with = "ser_opt_spanned"
     )]
     pub timm: Option<Spanned<String>>,
+    /// ViT only: side of the square patches in pixels (default: an 8×8
+    /// patch grid). Left out of the spec when absent (old ids unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch: Option<u32>,
+    /// ViT only: `cls` (default) or `mean` pooling of the final tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<Pool>,
 }
 
 impl ModelEntry {
@@ -132,7 +143,11 @@ impl ModelEntry {
         match &self.timm {
             Some(tag) => timm_architecture(tag.get_ref(), side),
             None => ModelSpec::from_parts(&self.family, &self.size)
-                .map(|spec| Architecture::Zoo(spec.with_image_size(side)))
+                .map(|spec| {
+                    let patch = self.patch.map(|p| p as usize);
+                    let spec = spec.with_image_size(side).with_vit_shape(patch, self.pool);
+                    Architecture::Zoo(spec)
+                })
                 .map_err(anyhow::Error::from),
         }
         .with_context(|| format!("model `{}`", self.name.get_ref()))
@@ -379,6 +394,12 @@ fn check_pretrain(
             at("learning_rate"),
             err,
         )?;
+        if let Some((field, problem)) = p.plateau.as_ref().and_then(Plateau::problem) {
+            return Err(err(
+                at("plateau"),
+                format!("{}: {field} {problem}", what("plateau")),
+            ));
+        }
         if !seen.insert(p.name.get_ref().clone()) {
             return Err(err(
                 p.name.span().start,
@@ -405,7 +426,7 @@ fn check_models(
         ));
     }
     let mut seen = BTreeSet::new();
-    for m in models {
+    for (i, m) in models.iter().enumerate() {
         let at = m.name.span().start;
         if !seen.insert(m.name.get_ref().clone()) {
             return Err(err(
@@ -413,6 +434,12 @@ fn check_models(
                 format!("model `{}` is declared twice", m.name.get_ref()),
             ));
         }
+        check_vit_shape(
+            m,
+            raw.benchmark.resolution,
+            |key| fields.offset("model", Some(i), key),
+            err,
+        )?;
         // The resolution is the study's, but whether a network takes it is the model's.
         let resolution = raw.benchmark.resolution as usize;
         let resolution_at = fields.offset("benchmark", None, "resolution");
@@ -476,6 +503,32 @@ fn check_models(
     Ok(())
 }
 
+/// `patch` and `pool` shape a zoo ViT; the patch must tile the image.
+fn check_vit_shape(
+    m: &ModelEntry,
+    resolution: u32,
+    at: impl Fn(&str) -> usize,
+    err: ErrAt,
+) -> Result<(), SourceError> {
+    let name = m.name.get_ref();
+    let is_vit = m.timm.is_none() && m.family == "vit";
+    for (key, given) in [("patch", m.patch.is_some()), ("pool", m.pool.is_some())] {
+        if given && !is_vit {
+            return Err(err(
+                at(key),
+                format!("model `{name}`: `{key}` shapes a zoo ViT (family = \"vit\") only"),
+            ));
+        }
+    }
+    match m.patch {
+        Some(p) if p == 0 || resolution % p != 0 => Err(err(
+            at("patch"),
+            format!("model `{name}`: patch {p} does not tile benchmark.resolution {resolution}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn partial_only_lite(m: &ModelEntry) -> String {
     format!(
         "protocol.trainable_blocks: model `{}` is not an EfficientNet-Lite, the only \
@@ -522,6 +575,7 @@ fn zoo_spec(m: &ModelEntry, err: ErrAt) -> Result<ModelSpec, SourceError> {
         ));
     }
     ModelSpec::from_parts(&m.family, &m.size)
+        .map(|spec| spec.with_vit_shape(m.patch.map(|p| p as usize), m.pool))
         .map_err(|e| err(at, format!("model `{}`: {e}", m.name.get_ref())))
 }
 

@@ -41,7 +41,7 @@ pub fn zoo_checkpoint(
         .get(corpus)
         .and_then(|i| i.digest())
         .map_or_else(|| format!("unpinned:{corpus}"), str::to_string);
-    let identity = json!({
+    let mut identity = json!({
         "schema": "oodcal-zoo-v1",
         "engine": ENGINE_VERSION,
         "family": model.family,
@@ -50,6 +50,13 @@ pub fn zoo_checkpoint(
         "pretrain": pretrain,
         "corpus_digest": corpus_digest,
     });
+    // A ViT's shape, only where it departs from the default (old keys unchanged).
+    if let Some(patch) = model.patch {
+        identity["patch"] = json!(patch);
+    }
+    if let Some(pool) = model.pool {
+        identity["pool"] = json!(pool);
+    }
     let key = sha256_bytes(&serde_json::to_vec(&identity).expect("JSON value"));
     let stem = format!(
         "{}-{}-{}",
@@ -91,6 +98,7 @@ impl PretrainTarget {
     pub fn is_start_of(&self, model: &ModelEntry) -> bool {
         model.family == self.model.family
             && model.size == self.model.size
+            && (model.patch, model.pool) == (self.model.patch, self.model.pool)
             && model.pretrain.as_ref().map(|p| p.get_ref()) == Some(self.pretrain.name.get_ref())
     }
 }
@@ -134,6 +142,9 @@ pub struct PretrainStats {
     /// Top-1 accuracy (percent) on `held_out_images` fresh corpus images.
     pub held_out_accuracy: f64,
     pub seconds: f64,
+    /// A plateau run's monitor measurements and where its cool-down started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plateau: Option<crate::train::PlateauState>,
 }
 
 /// `<checkpoint>.json`: the checkpoint's [`PretrainStats`].

@@ -92,6 +92,9 @@ pub struct CheckpointMeta {
     /// Who wrote it (a run id; empty when the caller names none): a
     /// checkpoint copied into another run's folder does not resume that run.
     pub owner: String,
+    /// A plateau run's measurements and cool-down (absent for other runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plateau: Option<super::PlateauState>,
 }
 
 /// A checkpoint read back from disk; tensors are still serialised.

@@ -14,6 +14,7 @@ use super::algorithm::{mix_pairs, Algorithm, MixupDraw};
 use super::batch::{BatchSource, StepInput, TrainRng};
 use super::checkpoint::{train_rng, Checkpoint, CheckpointMeta, RngPosition};
 use super::optim::{Optim, OptimizerSpec};
+use super::plateau::{Plateau, PlateauState};
 use super::step::train_step;
 use super::TrainError;
 use crate::model::{Network, Noise};
@@ -38,6 +39,10 @@ pub struct TrainConfig {
     /// What each step optimises (DomainBed's ERM, CORAL or Mixup).
     #[serde(default)]
     pub algorithm: Algorithm,
+    /// Train until the monitor accuracy stops improving (then `steps` caps the
+    /// stable phase); see [`train_to_plateau`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plateau: Option<Plateau>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +67,7 @@ impl TrainConfig {
             checkpoint: None,
             stop_after: None,
             algorithm: Algorithm::Erm,
+            plateau: None,
         }
     }
 
@@ -102,6 +108,20 @@ impl TrainConfig {
         self
     }
 
+    /// Ends the run at a plateau of the monitor accuracy (`steps` then caps
+    /// the stable phase); the optimizer's schedule should be
+    /// [`super::LrSchedule::Warmup`].
+    pub fn with_plateau(self, plateau: Plateau) -> Self {
+        Self {
+            plateau: Some(plateau),
+            ..self
+        }
+    }
+
+    pub fn with_steps(self, steps: usize) -> Self {
+        Self { steps, ..self }
+    }
+
     pub fn with_stop_after(self, steps: usize) -> Self {
         Self {
             stop_after: Some(steps),
@@ -116,10 +136,17 @@ impl TrainConfig {
     fn fingerprint(&self, model: &str) -> String {
         let trajectory = (self.steps, self.domains, &self.optimizer, self.seed, model);
         let json = serde_json::to_string(&trajectory).expect("serialisable");
-        if self.algorithm.is_erm() {
+        let json = if self.algorithm.is_erm() {
             json
         } else {
             format!("{json} {}", self.algorithm.name())
+        };
+        match &self.plateau {
+            Some(rule) => format!(
+                "{json} plateau {}",
+                serde_json::to_string(rule).expect("serialisable")
+            ),
+            None => json,
         }
     }
 }
@@ -139,6 +166,8 @@ pub struct TrainOutcome<B: AutodiffBackend> {
     /// Why a checkpoint found at the start was set aside (the run then
     /// started from step 0), naming both files.
     pub set_aside: Option<String>,
+    /// A plateau run's measurements and where its cool-down started.
+    pub plateau: Option<PlateauState>,
 }
 
 impl<B: AutodiffBackend> std::fmt::Debug for TrainOutcome<B> {
@@ -160,7 +189,11 @@ struct State<B: AutodiffBackend> {
     rng: TrainRng,
     step: usize,
     losses: Vec<f32>,
+    plateau: Option<PlateauState>,
 }
+
+/// Measures a plateau run's monitor accuracy (percent) on a model.
+type Monitor<'m, B> = &'m mut dyn FnMut(&Network<B>) -> anyhow::Result<f64>;
 
 /// Trains `model` (whole network) on batches from `source`.
 ///
@@ -173,7 +206,52 @@ pub fn train<B, S, E>(
     model: Network<B>,
     config: &TrainConfig,
     source: &mut S,
+    on_eval: E,
+    device: &B::Device,
+) -> Result<TrainOutcome<B>, TrainError>
+where
+    B: AutodiffBackend,
+    S: BatchSource + ?Sized,
+    E: FnMut(usize, &Network<B>) -> anyhow::Result<()>,
+{
+    if config.plateau.is_some() {
+        return Err(TrainError::Eval {
+            step: 0,
+            source: anyhow::anyhow!("a plateau run needs a monitor: call train_to_plateau"),
+        });
+    }
+    run(model, config, source, on_eval, None, device)
+}
+
+/// Trains `model` as [`train`] does until `monitor` (accuracy in percent on
+/// images the run never trains on) stops improving by the rule in
+/// `config.plateau`, then cools down; the outcome carries the measurements.
+pub fn train_to_plateau<B, S>(
+    model: Network<B>,
+    config: &TrainConfig,
+    source: &mut S,
+    monitor: Monitor<'_, B>,
+    device: &B::Device,
+) -> Result<TrainOutcome<B>, TrainError>
+where
+    B: AutodiffBackend,
+    S: BatchSource + ?Sized,
+{
+    if config.plateau.is_none() {
+        return Err(TrainError::Eval {
+            step: 0,
+            source: anyhow::anyhow!("train_to_plateau needs config.plateau"),
+        });
+    }
+    run(model, config, source, |_, _| Ok(()), Some(monitor), device)
+}
+
+fn run<B, S, E>(
+    model: Network<B>,
+    config: &TrainConfig,
+    source: &mut S,
     mut on_eval: E,
+    mut monitor: Option<Monitor<'_, B>>,
     device: &B::Device,
 ) -> Result<TrainOutcome<B>, TrainError>
 where
@@ -189,13 +267,13 @@ where
     let resumed_from = state.step;
     let classes = state.model.num_classes();
     let mut ran = 0;
-    while state.step < config.steps {
+    while state.step < last_step(config, &state) {
         if config.stop_after.is_some_and(|limit| ran >= limit) || super::stop::requested() {
             save(&state, config, &fingerprint)?;
             return Ok(outcome(state, resumed_from, false, set_aside));
         }
         let input = draw(source, &mut state.rng, config, classes, state.step)?;
-        let lr = config.optimizer.lr_at(state.step, config.steps);
+        let lr = lr_of(config, &state);
         let noise = Noise::of_step(config.seed, state.step);
         let algorithm = config.algorithm;
         let (model, loss) = train_step(
@@ -215,19 +293,47 @@ where
         state.step += 1;
         state.losses.push(loss);
         ran += 1;
-        if is_due(state.step, config.eval_every, config.steps) {
+        let total = last_step(config, &state);
+        if let (Some(rule), Some(plateau), Some(measure)) =
+            (&config.plateau, &mut state.plateau, monitor.as_mut())
+        {
+            if plateau.measures_after(rule, state.step, config.steps) {
+                let accuracy = measure(&state.model).map_err(|source| TrainError::Eval {
+                    step: state.step,
+                    source,
+                })?;
+                plateau.observe(rule, state.step, accuracy, config.steps);
+            }
+        } else if is_due(state.step, config.eval_every, total) {
             on_eval(state.step, &state.model).map_err(|source| TrainError::Eval {
                 step: state.step,
                 source,
             })?;
         }
         if let Some(policy) = &config.checkpoint {
-            if is_due(state.step, policy.every, config.steps) {
+            if is_due(state.step, policy.every, last_step(config, &state)) {
                 save(&state, config, &fingerprint)?;
             }
         }
     }
     Ok(outcome(state, resumed_from, true, set_aside))
+}
+
+/// The run's last step: `steps`, or for a plateau run the end of its cool-down.
+fn last_step<B: AutodiffBackend>(config: &TrainConfig, state: &State<B>) -> usize {
+    match (&config.plateau, &state.plateau) {
+        (Some(rule), Some(plateau)) => plateau.end(rule, config.steps),
+        _ => config.steps,
+    }
+}
+
+/// The learning rate of the next step (the cool-down scales a plateau run's).
+fn lr_of<B: AutodiffBackend>(config: &TrainConfig, state: &State<B>) -> f64 {
+    let lr = config.optimizer.lr_at(state.step, config.steps);
+    match (&config.plateau, &state.plateau) {
+        (Some(rule), Some(plateau)) => lr * plateau.lr_factor(rule, state.step),
+        _ => lr,
+    }
 }
 
 /// True after every `every` steps and after the last one (`every` = 0: last only).
@@ -261,6 +367,7 @@ fn start<B: AutodiffBackend>(
         rng: train_rng(config.seed),
         step: 0,
         losses: Vec::new(),
+        plateau: config.plateau.map(|_| PlateauState::default()),
     };
     let Some(policy) = config.checkpoint.as_ref().filter(|p| p.path.exists()) else {
         return Ok((fresh(model), None));
@@ -324,6 +431,7 @@ fn resume<B: AutodiffBackend>(
         rng,
         step: meta.step,
         losses: meta.losses,
+        plateau: config.plateau.map(|_| meta.plateau.unwrap_or_default()),
     })
 }
 
@@ -341,6 +449,7 @@ fn save<B: AutodiffBackend>(
         losses: state.losses.clone(),
         fingerprint: fingerprint.to_string(),
         owner: policy.owner.clone(),
+        plateau: state.plateau.clone(),
     };
     Checkpoint::save(&policy.path, &meta, &state.model, &state.optim)?;
     Ok(())
@@ -389,6 +498,7 @@ fn outcome<B: AutodiffBackend>(
         resumed_from,
         finished,
         set_aside,
+        plateau: state.plateau,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod eval;
 pub mod fit;
 pub mod heap;
 pub mod optim;
+pub mod plateau;
 pub mod step;
 pub mod stop;
 
@@ -27,8 +28,9 @@ pub use backend::{ndarray_info, NdArrayBackend};
 pub use batch::{BatchSource, StepInput, TrainBatch, TrainRng};
 pub use checkpoint::{load_weights, save_weights, set_aside, CheckpointError};
 pub use eval::{logits, logits_of_trained};
-pub use fit::{mean_loss, train, CheckpointPolicy, TrainConfig, TrainOutcome};
+pub use fit::{mean_loss, train, train_to_plateau, CheckpointPolicy, TrainConfig, TrainOutcome};
 pub use optim::{LrSchedule, OptimizerKind, OptimizerSpec};
+pub use plateau::{Plateau, PlateauState};
 
 /// Why a training run stopped early.
 #[derive(Debug, thiserror::Error)]

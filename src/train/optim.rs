@@ -47,6 +47,9 @@ pub enum LrSchedule {
     /// Linear warm-up over `warmup_steps`, then cosine decay towards zero (reached one
     /// step after the last).
     Cosine { warmup_steps: usize },
+    /// Linear warm-up over `warmup_steps`, then constant: the stable phase of a
+    /// run that ends when it stops improving (see [`super::plateau`]).
+    Warmup { warmup_steps: usize },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -107,9 +110,12 @@ impl OptimizerSpec {
     pub fn lr_at(&self, step: usize, total: usize) -> f64 {
         match self.schedule {
             LrSchedule::Constant => self.lr,
-            LrSchedule::Cosine { warmup_steps } if step < warmup_steps => {
+            LrSchedule::Cosine { warmup_steps } | LrSchedule::Warmup { warmup_steps }
+                if step < warmup_steps =>
+            {
                 self.lr * (step + 1) as f64 / warmup_steps as f64
             }
+            LrSchedule::Warmup { .. } => self.lr,
             LrSchedule::Cosine { warmup_steps } => {
                 let span = total.saturating_sub(warmup_steps).max(1) as f64;
                 let progress = (step - warmup_steps) as f64 / span;

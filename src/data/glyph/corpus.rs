@@ -131,11 +131,13 @@ pub fn generate_corpus(spec: &CorpusSpec) -> Result<ImageSet> {
     generate_items(spec, 0..spec.images)
 }
 
-/// `n` images that follow the corpus (items `images..images + n`): new
-/// images of the same classes and styles, never trained on, for measuring
-/// a pre-trained model's held-out accuracy.
-pub fn generate_held_out(spec: &CorpusSpec, n: usize) -> Result<ImageSet> {
-    generate_items(spec, spec.images..spec.images + n)
+/// `n` images that follow the corpus after skipping `skip` (items
+/// `images + skip..images + skip + n`): new images of the same classes and
+/// styles, never trained on, for measuring a pre-trained model's held-out
+/// accuracy (and, further on, for deciding when its training has plateaued).
+pub fn generate_held_out(spec: &CorpusSpec, skip: usize, n: usize) -> Result<ImageSet> {
+    let first = spec.images + skip;
+    generate_items(spec, first..first + n)
 }
 
 fn generate_items(spec: &CorpusSpec, items: std::ops::Range<usize>) -> Result<ImageSet> {
