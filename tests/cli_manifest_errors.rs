@@ -244,7 +244,7 @@ fn numeric_fields_out_of_range_are_located() {
             "steps",
             2,
             "steps = 0",
-            "pretrain `corpus-2k-baseline`: steps is 0",
+            "pretrain `corpus-8k-baseline-seed1`: steps is 0",
         ),
         (
             "batch",
@@ -492,4 +492,53 @@ fn only_last_model(text: &str) -> String {
     let first = text.find("[[model]]").unwrap();
     let last = text.rfind("[[model]]").unwrap();
     format!("{}{}", &text[..first], &text[last..])
+}
+
+/// A plateau rule that cannot end a run is refused at the entry's `plateau`.
+#[test]
+fn plateau_rule_out_of_range() {
+    let dir = tempfile::tempdir().unwrap();
+    for (rule, words) in [
+        (
+            "every = 0, patience = 3, min_gain = 1.0, cooldown = 0.2",
+            "plateau: every must be at least 1",
+        ),
+        (
+            "every = 250, patience = 3, min_gain = 1.0, cooldown = 0.0",
+            "plateau: cooldown 0 is not in (0, 1]",
+        ),
+        (
+            "every = 250, patience = 0, min_gain = 1.0, cooldown = 0.2",
+            "plateau: patience must be at least 1",
+        ),
+    ] {
+        let line = format!("plateau = {{ {rule} }}");
+        let (text, at) = with_nth_line(&quick(), "plateau", 1, &line);
+        let out = plan_text(dir.path(), &text);
+        assert_located(&out, at, value_column(&line), words);
+        assert!(
+            out.stderr.contains("pretrain `corpus-8k-baseline-seed1`"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+/// `patch` and `pool` shape a zoo ViT only, and the patch must tile the image.
+#[test]
+fn vit_shape_on_another_family_or_not_tiling_the_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = [("name", "odd"), ("family", "resnet"), ("size", "tiny")];
+    let (text, _) = with_model(&base);
+    let text = text + "pool = \"mean\"\n";
+    let out = plan_text(dir.path(), &text);
+    let at = text.lines().count();
+    assert_located(&out, at, 8, "`pool` shapes a zoo ViT");
+
+    let vit = [("name", "odd"), ("family", "vit"), ("size", "tiny")];
+    let (text, _) = with_model(&vit);
+    let text = text + "patch = 3\n";
+    let out = plan_text(dir.path(), &text);
+    let at = text.lines().count();
+    assert_located(&out, at, 9, "patch 3 does not tile benchmark.resolution 16");
 }
