@@ -521,7 +521,7 @@ fn check_vit_shape(
         }
     }
     match m.patch {
-        Some(p) if p == 0 || resolution % p != 0 => Err(err(
+        Some(p) if p == 0 || !resolution.is_multiple_of(p) => Err(err(
             at("patch"),
             format!("model `{name}`: patch {p} does not tile benchmark.resolution {resolution}"),
         )),
