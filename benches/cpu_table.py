@@ -30,6 +30,8 @@ CONFIGS = [
     ("efficientnet-lite0,efficientnet-lite1,efficientnet-lite2", 64, 24),
     ("efficientnet-lite0", 128, 24),
 ]
+# The quick study's ViTs (experiments/quick.toml): 4 px patches, mean pooling.
+VIT_SHAPE = ["--vit-patch", "4", "--vit-pool", "mean"]
 # --timm (issue 20): the smallest tag of each of the paper's families, at the
 # paper's resolution, batch 32, two threads.
 TIMM_CONFIGS = [
@@ -44,7 +46,8 @@ def json_lines(text):
 
 def burn(args, model, size, batch, threads, eval_too=True):
     cmd = [args.oodcal, "bench", "train", "--models", model, "--image-size", str(size),
-           "--batch", str(batch), "--warmup", str(args.warmup), "--steps", str(args.steps)]
+           "--batch", str(batch), "--warmup", str(args.warmup), "--steps", str(args.steps),
+           *VIT_SHAPE]
     if not eval_too:
         cmd.append("--no-eval")
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
@@ -55,7 +58,7 @@ def torch(args, model, size, batch, threads):
     here = os.path.dirname(os.path.abspath(__file__))
     cmd = [sys.executable, os.path.join(here, "train_peer.py"), "--models", model,
            "--image-size", str(size), "--batch", str(batch), "--warmup", str(args.warmup),
-           "--steps", str(args.steps), "--threads", str(threads)]
+           "--steps", str(args.steps), "--threads", str(threads), *VIT_SHAPE]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return {r["phase"]: r for r in json_lines(out)}
 

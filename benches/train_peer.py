@@ -103,12 +103,13 @@ class Block(nn.Module):
 
 
 class Vit(nn.Module):
-    def __init__(self, dim, depth, heads, image_size, classes):
+    def __init__(self, dim, depth, heads, image_size, classes, patch=None, pool="cls"):
         super().__init__()
-        patch = image_size // VIT_GRID
+        patch = patch or image_size // VIT_GRID
+        grid = image_size // patch
         self.patch_embed = nn.Conv2d(3, dim, patch, patch)
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
-        self.pos_embed = nn.Parameter(torch.zeros(1, VIT_GRID * VIT_GRID + 1, dim))
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if pool == "cls" else None
+        self.pos_embed = nn.Parameter(torch.zeros(1, grid * grid + (pool == "cls"), dim))
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         self.blocks = nn.Sequential(*(Block(dim, heads) for _ in range(depth)))
         self.norm = nn.LayerNorm(dim)
@@ -116,11 +117,13 @@ class Vit(nn.Module):
 
     def forward(self, x):
         x = self.patch_embed(x).flatten(2).transpose(1, 2)
+        if self.cls_token is None:
+            return self.head(self.norm(self.blocks(x + self.pos_embed)).mean(1))
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
         return self.head(self.norm(self.blocks(x))[:, 0])
 
 
-def build(name, image_size, classes):
+def build(name, image_size, classes, vit_shape=(None, "cls")):
     if "-" not in name:  # a timm architecture (`resnet50`, `vit_tiny_patch16_224`)
         import timm
 
@@ -134,7 +137,7 @@ def build(name, image_size, classes):
     family, size = name.split("-")
     if family == "resnet":
         return ResNet(*RESNET[size], classes)
-    return Vit(*VIT[size], image_size, classes)
+    return Vit(*VIT[size], image_size, classes, *vit_shape)
 
 
 def burn_style_param_count(model):
@@ -163,9 +166,9 @@ def record(name, phase, model, device, batch, image_size, steps, seconds):
     }
 
 
-def throughput(name, batch, image_size, classes, warmup, steps, device):
+def throughput(name, batch, image_size, classes, warmup, steps, device, vit_shape):
     torch.manual_seed(0)
-    model = build(name, image_size, classes).to(device)
+    model = build(name, image_size, classes, vit_shape).to(device)
     model.train()
     optim = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     images = (torch.rand(batch, 3, image_size, image_size) - 0.5).to(device)
@@ -183,9 +186,9 @@ def throughput(name, batch, image_size, classes, warmup, steps, device):
     return record(name, "train", model, device, batch, image_size, steps, time.perf_counter() - start)
 
 
-def eval_throughput(name, batch, image_size, classes, warmup, steps, device):
+def eval_throughput(name, batch, image_size, classes, warmup, steps, device, vit_shape):
     torch.manual_seed(0)
-    model = build(name, image_size, classes).to(device)
+    model = build(name, image_size, classes, vit_shape).to(device)
     model.eval()
     images = torch.rand(batch, 3, image_size, image_size) - 0.5
     with torch.no_grad():
@@ -203,6 +206,8 @@ def main():
     parser.add_argument("--models", default=",".join(f"{f}-{s}" for f in ("resnet", "vit") for s in RESNET))
     parser.add_argument("--batch", type=int, default=96)
     parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--vit-patch", type=int, help="the zoo ViTs' patch side (default: an 8x8 grid)")
+    parser.add_argument("--vit-pool", choices=["cls", "mean"], default="cls")
     parser.add_argument("--classes", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", type=int, default=5)
@@ -214,7 +219,8 @@ def main():
     torch.set_num_threads(args.threads)
 
     device = torch.device(args.device)
-    shape = (args.batch, args.image_size, args.classes, args.warmup, args.steps, device)
+    vit_shape = (args.vit_patch, args.vit_pool)
+    shape = (args.batch, args.image_size, args.classes, args.warmup, args.steps, device, vit_shape)
     results = {}
     for name in args.models.split(","):
         timed = [throughput] + ([] if args.no_eval else [eval_throughput])

@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::model::timm::TimmArch;
-use crate::model::{LiteVariant, ModelSpec, Network, Noise};
+use crate::model::{Family, LiteVariant, ModelError, ModelSpec, Network, Noise, Pool};
 use crate::train::algorithm::Algorithm;
 use crate::train::backend::{BackendJob, DeviceInfo};
 use crate::train::batch::StepInput;
@@ -44,6 +44,24 @@ impl BenchModel {
         match self {
             BenchModel::Zoo(spec) => spec.image_size,
             BenchModel::Timm { image_size, .. } => *image_size,
+        }
+    }
+
+    /// A zoo ViT with this patch side and pooling (as a manifest's `[[model]]`
+    /// sets them); every other model as it is. Fails for a patch that does not
+    /// tile the image side.
+    pub fn with_vit_shape(
+        self,
+        patch: Option<usize>,
+        pool: Option<Pool>,
+    ) -> Result<BenchModel, ModelError> {
+        match self {
+            BenchModel::Zoo(spec) if spec.family == Family::Vit => {
+                let shaped = spec.with_vit_shape(patch, pool);
+                shaped.validate()?;
+                Ok(BenchModel::Zoo(shaped))
+            }
+            other => Ok(other),
         }
     }
 
@@ -286,5 +304,25 @@ mod tests {
         assert_eq!(vit.image_size, 64);
         assert!(bench_models_named(&["resnet-huge".to_string()], 64).is_err());
         assert_eq!(bench_models_named(&[], 32).unwrap().len(), 9);
+    }
+
+    #[test]
+    fn the_vit_shape_reaches_zoo_vits_only() {
+        let names = ["vit-tiny", "resnet-tiny", "vit_tiny_patch16_224"].map(String::from);
+        let shaped: Vec<BenchModel> = bench_models_named(&names, 16)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.with_vit_shape(Some(4), Some(Pool::Mean)).unwrap())
+            .collect();
+        let spec = |m: &BenchModel| match m {
+            BenchModel::Zoo(spec) => Some((spec.patch, spec.pool)),
+            BenchModel::Timm { .. } => None,
+        };
+        assert_eq!(spec(&shaped[0]), Some((Some(4), Some(Pool::Mean))));
+        assert_eq!(spec(&shaped[1]), Some((None, None)));
+        assert_eq!(spec(&shaped[2]), None);
+        // A patch that does not tile the side is refused, not built.
+        let vit = bench_models_named(&names[..1], 16).unwrap().remove(0);
+        assert!(vit.with_vit_shape(Some(3), None).is_err());
     }
 }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use super::{Context, Global};
 use crate::bench::{self, agree::StepsJob, train::BenchJob, verify::VerifyCommand};
+use crate::model::Pool;
 use crate::train::{dispatch, BackendKind};
 
 #[derive(Args, Debug)]
@@ -53,6 +54,12 @@ pub enum BenchWhat {
         image_size: usize,
         #[arg(long, default_value_t = 96)]
         batch: usize,
+        /// The zoo ViTs' patch side in pixels (default: an 8x8 grid; the quick study uses 4).
+        #[arg(long)]
+        vit_patch: Option<usize>,
+        /// The zoo ViTs' pooling (default: cls; the quick study uses mean).
+        #[arg(long)]
+        vit_pool: Option<Pool>,
         #[arg(long, default_value_t = 100)]
         classes: usize,
         /// Untimed steps first (GPU kernels compile and autotune in them).
@@ -120,15 +127,21 @@ pub fn run(g: &Global, a: &BenchArgs) -> Result<ExitCode> {
             models,
             image_size,
             batch,
+            vit_patch,
+            vit_pool,
             classes,
             warmup,
             steps,
             no_eval,
             backend,
         } => {
+            let models = bench::train::bench_models_named(models, *image_size)
+                .map_err(anyhow::Error::msg)?
+                .into_iter()
+                .map(|m| m.with_vit_shape(*vit_patch, *vit_pool))
+                .collect::<Result<_, _>>()?;
             let job = BenchJob {
-                models: bench::train::bench_models_named(models, *image_size)
-                    .map_err(anyhow::Error::msg)?,
+                models,
                 batch: *batch,
                 classes: *classes,
                 warmup: *warmup,

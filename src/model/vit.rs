@@ -11,7 +11,7 @@ use burn::tensor::activation::gelu;
 use serde::{Deserialize, Serialize};
 
 /// How the token sequence is reduced to one feature vector.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Pool {
     /// A learned CLS token prepended to the patches; its final state is the feature.

@@ -130,9 +130,10 @@ pub fn describe(kind: BackendKind) -> Result<DeviceInfo, BackendError> {
 
 /// The CPU backend as patched (`patches/`): conv2d's forward pass and
 /// gradients are oodcal's own since issue 17, and sum in another order than
-/// burn-flex's, so a record says which kernels made it and `verify` never
-/// holds runs of the two to the exact tolerance.
-const CPU_ENGINE: &str = "burn-flex 0.21.0 + oodcal conv2d";
+/// burn-flex's; GELU's erf is a polynomial instead of libm's. A record says
+/// which kernels made it, so `verify` never holds runs of two engines to the
+/// exact tolerance.
+const CPU_ENGINE: &str = "burn-flex 0.21.0 + oodcal conv2d, gelu";
 
 /// CPU model from /proc/cpuinfo with the SIMD instructions the kernels may
 /// use, and the size of the thread pool flex computes on.

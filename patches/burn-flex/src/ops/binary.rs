@@ -388,6 +388,12 @@ where
         _ if lhs.layout().num_dims() == 2 => {
             apply_2d_strided(lhs_storage, rhs_storage, lhs.layout(), rhs.layout(), op)
         }
+        // oodcal: ND layouts (a permuted operand, a broadcast position
+        // embedding) row by row: the per-element `StridedIter` walk took
+        // about 5% of a ViT training step. Same pairs, same results.
+        _ if lhs.layout().num_dims() <= MAX_ROW_RANK => {
+            apply_nd_rows(lhs_storage, rhs_storage, lhs.layout(), rhs.layout(), op)
+        }
         // General fallback
         _ => {
             let lhs_iter = StridedIter::new(lhs.layout());
@@ -400,6 +406,72 @@ where
     };
 
     make_tensor(result, shape, dtype)
+}
+
+/// oodcal: highest rank [`apply_nd_rows`] keeps its index on the stack for.
+const MAX_ROW_RANK: usize = 8;
+
+/// oodcal: `op` over two same-shape strided layouts in row-major order, one
+/// innermost row at a time (contiguous rows in a loop the compiler vectorises).
+pub(crate) fn apply_nd_rows<E, R, Op>(
+    lhs: &[E],
+    rhs: &[E],
+    lhs_layout: &Layout,
+    rhs_layout: &Layout,
+    op: Op,
+) -> Vec<R>
+where
+    E: Copy,
+    Op: Fn(E, E) -> R,
+{
+    let shape = lhs_layout.shape();
+    let rank = shape.num_dims();
+    let (l_strides, r_strides) = (lhs_layout.strides(), rhs_layout.strides());
+    let mut result = Vec::with_capacity(shape.num_elements());
+    if shape.num_elements() == 0 {
+        return result;
+    }
+    let (cols, l_col, r_col) = match rank {
+        0 => (1, 0, 0),
+        _ => (shape[rank - 1], l_strides[rank - 1], r_strides[rank - 1]),
+    };
+    let outer = rank.saturating_sub(1);
+    let mut index = [0usize; MAX_ROW_RANK];
+    loop {
+        let (mut l, mut r) = (
+            lhs_layout.start_offset() as isize,
+            rhs_layout.start_offset() as isize,
+        );
+        for d in 0..outer {
+            l += index[d] as isize * l_strides[d];
+            r += index[d] as isize * r_strides[d];
+        }
+        if l_col == 1 && r_col == 1 {
+            let (l, r) = (l as usize, r as usize);
+            let pairs = lhs[l..l + cols].iter().zip(&rhs[r..r + cols]);
+            result.extend(pairs.map(|(&a, &b)| op(a, b)));
+        } else {
+            result.extend((0..cols as isize).map(|c| {
+                op(
+                    lhs[(l + c * l_col) as usize],
+                    rhs[(r + c * r_col) as usize],
+                )
+            }));
+        }
+        // Next row, last outer dim fastest; done when every dim wrapped.
+        let mut d = outer;
+        loop {
+            if d == 0 {
+                return result;
+            }
+            d -= 1;
+            index[d] += 1;
+            if index[d] < shape[d] {
+                break;
+            }
+            index[d] = 0;
+        }
+    }
 }
 
 /// Fast 2D strided binary operation using row-based iteration.

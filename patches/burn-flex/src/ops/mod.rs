@@ -109,6 +109,8 @@ pub mod fft;
 pub mod flip;
 mod float;
 pub mod gather_scatter;
+// oodcal: GELU in f32 without a libm call per element.
+pub mod gelu;
 pub mod grid_sample;
 mod int;
 pub mod interpolate;
