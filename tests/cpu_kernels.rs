@@ -59,34 +59,37 @@ fn counting() -> Tensor<B, 4> {
         .reshape([2, 3, 4, 5])
 }
 
+/// For each index of `counting().permute(axes)` in row-major order: the index
+/// and the value `counting()` holds there.
+fn permuted_counting(axes: [usize; 4]) -> Vec<([usize; 4], f32)> {
+    let (dims, strides) = ([2, 3, 4, 5], [60, 20, 5, 1]);
+    let out = axes.map(|a| dims[a]);
+    let mut cells = Vec::new();
+    for i in 0..out.iter().product::<usize>() {
+        let index = [
+            i / (out[1] * out[2] * out[3]),
+            i / (out[2] * out[3]) % out[1],
+            i / out[3] % out[2],
+            i % out[3],
+        ];
+        let value: usize = (0..4).map(|k| index[k] * strides[axes[k]]).sum();
+        cells.push((index, value as f32));
+    }
+    cells
+}
+
 #[test]
 fn permuted_tensors_are_copied_in_row_major_order() {
-    // swap_dims(1, 2) then reshape: the copy a ViT makes of its attention heads.
-    let got = values(counting().swap_dims(1, 2).reshape([8, 15]));
-    let mut want = Vec::new();
-    for a in 0..2 {
-        for c in 0..4 {
-            for b in 0..3 {
-                for d in 0..5 {
-                    want.push((((a * 3 + b) * 4 + c) * 5 + d) as f32);
-                }
-            }
-        }
+    // swap_dims(1, 2) then reshape: the copy a ViT makes of its attention
+    // heads; then a permutation that moves the last dim (no contiguous rows).
+    for axes in [[0, 2, 1, 3], [3, 1, 0, 2]] {
+        let got = values(counting().permute(axes).reshape([120]));
+        let want: Vec<f32> = permuted_counting(axes)
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(got, want, "{axes:?}");
     }
-    assert_eq!(got, want);
-    // A permutation that moves the last dim (no contiguous rows at all).
-    let got = values(counting().permute([3, 1, 0, 2]).reshape([120]));
-    let mut want = Vec::new();
-    for d in 0..5 {
-        for b in 0..3 {
-            for a in 0..2 {
-                for c in 0..4 {
-                    want.push((((a * 3 + b) * 4 + c) * 5 + d) as f32);
-                }
-            }
-        }
-    }
-    assert_eq!(got, want);
 }
 
 #[test]
@@ -99,19 +102,10 @@ fn binary_ops_on_permuted_and_broadcast_operands_pair_the_right_elements() {
         .reshape([1, 4, 1, 5]);
     let sum = values(lhs.clone() + rhs.clone());
     let product = values(rhs * lhs);
-    let (mut want_sum, mut want_product) = (Vec::new(), Vec::new());
-    for a in 0..2 {
-        for c in 0..4 {
-            for b in 0..3 {
-                for d in 0..5 {
-                    let l = (((a * 3 + b) * 4 + c) * 5 + d) as f32;
-                    let r = ((c * 5 + d) * 1000) as f32;
-                    want_sum.push(l + r);
-                    want_product.push(r * l);
-                }
-            }
-        }
-    }
+    let cells = permuted_counting([0, 2, 1, 3]);
+    let rhs_at = |[_, c, _, d]: [usize; 4]| ((c * 5 + d) * 1000) as f32;
+    let want_sum: Vec<f32> = cells.iter().map(|&(i, l)| l + rhs_at(i)).collect();
+    let want_product: Vec<f32> = cells.iter().map(|&(i, l)| rhs_at(i) * l).collect();
     assert_eq!(sum, want_sum);
     assert_eq!(product, want_product);
 }
