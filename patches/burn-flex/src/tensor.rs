@@ -562,11 +562,6 @@ fn collapse_for_copy(shape: &[usize], strides: &[isize]) -> CollapsedLayout {
     out
 }
 
-/// Tiled 2D copy from a strided source into a contiguous destination.
-/// The loop nesting is chosen so the innermost read walks whichever
-/// source stride is smaller, which keeps the hot loop in cache even
-/// for transpose-like layouts.
-#[inline]
 /// oodcal: row-major copy of a positive-stride layout of rank >= 2: one
 /// [`copy_2d_tiled`] per index of the outer dims (rank - 2 of them).
 fn copy_nd_tiled<E: Copy>(
@@ -603,6 +598,11 @@ fn copy_nd_tiled<E: Copy>(
     }
 }
 
+/// Tiled 2D copy from a strided source into a contiguous destination.
+/// The loop nesting is chosen so the innermost read walks whichever
+/// source stride is smaller, which keeps the hot loop in cache even
+/// for transpose-like layouts.
+#[inline]
 fn copy_2d_tiled<E: Copy>(
     dst: &mut [E],
     src: &[E],
