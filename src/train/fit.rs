@@ -293,7 +293,6 @@ where
         state.step += 1;
         state.losses.push(loss);
         ran += 1;
-        let total = last_step(config, &state);
         if let (Some(rule), Some(plateau), Some(measure)) =
             (&config.plateau, &mut state.plateau, monitor.as_mut())
         {
@@ -304,7 +303,7 @@ where
                 })?;
                 plateau.observe(rule, state.step, accuracy, config.steps);
             }
-        } else if is_due(state.step, config.eval_every, total) {
+        } else if is_due(state.step, config.eval_every, last_step(config, &state)) {
             on_eval(state.step, &state.model).map_err(|source| TrainError::Eval {
                 step: state.step,
                 source,
