@@ -384,13 +384,10 @@ where
                 .map(|(&a, &b)| op(a, b))
                 .collect()
         }
-        // Fast path for 2D non-contiguous (common for transpose)
-        _ if lhs.layout().num_dims() == 2 => {
-            apply_2d_strided(lhs_storage, rhs_storage, lhs.layout(), rhs.layout(), op)
-        }
-        // oodcal: ND layouts (a permuted operand, a broadcast position
-        // embedding) row by row: the per-element `StridedIter` walk took
-        // about 5% of a ViT training step. Same pairs, same results.
+        // oodcal: non-contiguous layouts of rank 2 (a transpose) and above
+        // (a permuted operand, a broadcast position embedding) row by row:
+        // the per-element `StridedIter` walk took about 5% of a ViT training
+        // step. Same pairs, same results.
         _ if lhs.layout().num_dims() <= MAX_ROW_RANK => {
             apply_nd_rows(lhs_storage, rhs_storage, lhs.layout(), rhs.layout(), op)
         }
@@ -409,10 +406,11 @@ where
 }
 
 /// oodcal: highest rank [`apply_nd_rows`] keeps its index on the stack for.
-const MAX_ROW_RANK: usize = 8;
+pub(crate) const MAX_ROW_RANK: usize = 8;
 
 /// oodcal: `op` over two same-shape strided layouts in row-major order, one
 /// innermost row at a time (contiguous rows in a loop the compiler vectorises).
+/// Replaces burn-flex's `apply_2d_strided`, which did the same for rank 2 only.
 pub(crate) fn apply_nd_rows<E, R, Op>(
     lhs: &[E],
     rhs: &[E],
@@ -472,39 +470,6 @@ where
             index[d] = 0;
         }
     }
-}
-
-/// Fast 2D strided binary operation using row-based iteration.
-#[inline]
-pub(crate) fn apply_2d_strided<E, R, Op>(
-    lhs: &[E],
-    rhs: &[E],
-    lhs_layout: &Layout,
-    rhs_layout: &Layout,
-    op: Op,
-) -> Vec<R>
-where
-    E: Copy,
-    Op: Fn(E, E) -> R,
-{
-    let (rows, cols, l_row_stride, l_col_stride) = lhs_layout.as_2d_strides().unwrap();
-    let (_, _, r_row_stride, r_col_stride) = rhs_layout.as_2d_strides().unwrap();
-    let l_offset = lhs_layout.start_offset() as isize;
-    let r_offset = rhs_layout.start_offset() as isize;
-
-    let mut result = Vec::with_capacity(rows * cols);
-
-    for row in 0..rows {
-        let l_row_start = l_offset + row as isize * l_row_stride;
-        let r_row_start = r_offset + row as isize * r_row_stride;
-        for col in 0..cols {
-            let l_idx = (l_row_start + col as isize * l_col_stride) as usize;
-            let r_idx = (r_row_start + col as isize * r_col_stride) as usize;
-            result.push(op(lhs[l_idx], rhs[r_idx]));
-        }
-    }
-
-    result
 }
 
 /// Apply a scalar operation to each element of a tensor.

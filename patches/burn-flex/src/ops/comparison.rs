@@ -335,8 +335,8 @@ where
                 .map(|(&a, &b)| cmp(a, b) as u8)
                 .collect()
         }
-        // Fast path for 2D non-contiguous (common for transpose)
-        _ if lhs.layout().num_dims() == 2 => crate::ops::binary::apply_2d_strided(
+        // oodcal: rank 2 (a transpose) and above row by row (see apply_nd_rows).
+        _ if lhs.layout().num_dims() <= crate::ops::binary::MAX_ROW_RANK => crate::ops::binary::apply_nd_rows(
             lhs_storage,
             rhs_storage,
             lhs.layout(),
