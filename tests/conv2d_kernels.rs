@@ -206,7 +206,6 @@ fn conv2d_keeps_its_bits_on_one_thread_and_on_four() {
             pool.install(|| burn_gradients(case, &x, &w, &bias, &r))
         };
         let (one, four) = (on(1), on(4));
-        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&one.output), bits(&four.output), "output of {case:?}");
         assert_eq!(bits(&one.x), bits(&four.x), "input gradient of {case:?}");
         assert_eq!(
@@ -215,4 +214,56 @@ fn conv2d_keeps_its_bits_on_one_thread_and_on_four() {
             "weight gradient of {case:?}"
         );
     }
+}
+
+/// The forward pass and the input gradient cut a batch into chunks that fit
+/// the cache, so an image's bits must not depend on the batch it came in or
+/// the chunk it fell into. The first case reduces over 576 (64 channels, 3×3)
+/// on a 4×4 plane, where gemm rounds a product of 64 positions or fewer
+/// otherwise than a larger one: batch 29 makes chunks of 7, 7, 7, 7 and a
+/// short last one that must join the chunk before. The second puts one image
+/// in a chunk (16 px planes), which writes straight into the output.
+#[test]
+fn conv2d_gives_an_image_the_same_bits_in_any_batch() {
+    let mut rng = ChaCha8Rng::seed_from_u64(19);
+    let cases = [
+        (
+            case([40, 64, 4, 4], 64, [3, 3], [1, 1], [1, 1], [1, 1], 1),
+            [29, 5],
+        ),
+        (
+            case([6, 16, 16, 16], 16, [3, 3], [1, 1], [1, 1], [1, 1], 1),
+            [3, 1],
+        ),
+    ];
+    for (whole, batches) in &cases {
+        let [batch, o] = [whole.input[0], whole.out_channels];
+        let per_x = whole.input[1..].iter().product::<usize>();
+        let per_y = o * whole.out_side(0) * whole.out_side(1);
+        let x = random(&mut rng, batch * per_x);
+        let w = random(&mut rng, whole.weight_shape().iter().product());
+        let bias = random(&mut rng, o);
+        let r = random(&mut rng, batch * per_y);
+        let all = burn_gradients(whole, &x, &w, &bias, &r);
+        for &n in batches {
+            let mut part = *whole;
+            part.input[0] = n;
+            let some = burn_gradients(&part, &x[..n * per_x], &w, &bias, &r[..n * per_y]);
+            let what = format!("the first {n} images of {whole:?}");
+            assert_eq!(
+                bits(&some.output),
+                bits(&all.output[..n * per_y]),
+                "output, {what}"
+            );
+            assert_eq!(
+                bits(&some.x),
+                bits(&all.x[..n * per_x]),
+                "input gradient, {what}"
+            );
+        }
+    }
+}
+
+fn bits(values: &[f32]) -> Vec<u32> {
+    values.iter().map(|f| f.to_bits()).collect()
 }

@@ -21,7 +21,7 @@ use burn_backend::ops::ConvOptions;
 use burn_std::Shape;
 
 use super::conv_im2col::{
-    Geometry, Scalar, Strided, chunks, for_each_row, gather, im2col, matmul, output,
+    Geometry, Scalar, Strided, chunks, for_each_chunk, for_each_row, gather, im2col, matmul, output,
 };
 use crate::FlexTensor;
 
@@ -118,48 +118,56 @@ fn gemm_weight_grad<T: Scalar>(geo: &Geometry, x: &[T], gy: &[T]) -> Vec<T> {
 /// runs along the result's rows, and the result column-major, which is dcol
 /// row-major.
 fn gemm_x_grad<T: Scalar>(geo: &Geometry, w: &[T], gy: &[T]) -> Vec<T> {
-    let (og, k) = (geo.group_out(), geo.group_rows());
     let image = geo.channels * geo.in_plane();
     let mut dx = vec![T::zero(); geo.batch * image];
-    for images in chunks(geo) {
+    for_each_chunk(geo, &mut dx, image, |(gyt, dcol), images, dx_chunk| {
         let cols = images.len() * geo.out_plane();
-        let gyt = channels_first(geo, gy, images.clone());
-        let mut dcol = vec![T::zero(); geo.groups * k * cols];
-        for g in 0..geo.groups {
-            let lhs = Strided::of(&gyt[g * og * cols..], cols, 1);
-            let rhs = Strided::of(&w[g * og * k..], 1, k);
-            // SAFETY: dst (cols×k, column-major) is the group's k×cols block
-            // of dcol; lhs (cols×og) is the group's og rows of gyt read
-            // transposed; rhs (og×k) is the group's og×k weight rows.
-            unsafe {
-                matmul(
-                    [cols, k, og],
-                    dcol[g * k * cols..].as_mut_ptr(),
-                    cols,
-                    lhs,
-                    rhs,
-                    false,
-                )
-            };
-        }
-        let dx_chunk = &mut dx[images.start * image..images.end * image];
-        col2im(geo, &dcol, images.len(), dx_chunk);
-    }
+        channels_first(geo, gy, images.clone(), gyt);
+        dcol_of(geo, w, gyt, cols, dcol);
+        col2im(geo, dcol, images.len(), dx_chunk);
+    });
     dx
 }
 
-/// `gy` of the chunk's images as `[out_channels, images × out_plane]`.
-fn channels_first<T: Scalar>(geo: &Geometry, gy: &[T], images: Range<usize>) -> Vec<T> {
+/// `dcol = gyᵀ · W` per group, `gyt` the chunk's `gy` channels first.
+fn dcol_of<T: Scalar>(geo: &Geometry, w: &[T], gyt: &[T], cols: usize, dcol: &mut Vec<T>) {
+    let (og, k) = (geo.group_out(), geo.group_rows());
+    dcol.resize(geo.groups * k * cols, T::zero());
+    assert!(gyt.len() >= geo.out_channels * cols);
+    for g in 0..geo.groups {
+        let lhs = Strided::of(&gyt[g * og * cols..], cols, 1);
+        let rhs = Strided::of(&w[g * og * k..], 1, k);
+        // SAFETY: dst (cols×k, column-major) is the group's k×cols block
+        // of dcol; lhs (cols×og) is the group's og rows of gyt read
+        // transposed; rhs (og×k) is the group's og×k weight rows.
+        unsafe {
+            matmul(
+                [cols, k, og],
+                dcol[g * k * cols..].as_mut_ptr(),
+                cols,
+                lhs,
+                rhs,
+                false,
+            )
+        };
+    }
+}
+
+/// `gy` of the chunk's images as `[out_channels, images × out_plane]`, into
+/// `out` (every element written).
+fn channels_first<T: Scalar>(geo: &Geometry, gy: &[T], images: Range<usize>, out: &mut Vec<T>) {
     let plane = geo.out_plane();
     let cols = images.len() * plane;
-    let mut out = vec![T::zero(); geo.out_channels * cols];
-    for_each_row(&mut out, cols, |o, row| {
+    out.resize(geo.out_channels * cols, T::zero());
+    if cols == 0 {
+        return;
+    }
+    for (o, row) in out.chunks_mut(cols).enumerate() {
         for (b, n) in images.clone().enumerate() {
             let src = &gy[(n * geo.out_channels + o) * plane..][..plane];
             row[b * plane..(b + 1) * plane].copy_from_slice(src);
         }
-    });
-    out
+    }
 }
 
 /// `gy` of the chunk's images as `[images × out_plane, out_channels]`.
@@ -197,12 +205,15 @@ fn scatter<T: Scalar>(dst: &mut [T], start: usize, stride: usize, src: &[T], sca
 
 /// Adds each entry of `dcol` (rows `(c, ky, kx)` of every group, columns
 /// `(image, oy, ox)`) into the input position it was read from. Each input
-/// plane is one task, summing its taps in kernel order.
+/// plane sums its taps in kernel order, on the calling thread.
 fn col2im<T: Scalar>(geo: &Geometry, dcol: &[T], images: usize, dx: &mut [T]) {
     let (plane, out_plane, [_, width], [_, out_w]) =
         (geo.in_plane(), geo.out_plane(), geo.in_hw, geo.out_hw);
     let cols = images * out_plane;
-    for_each_row(dx, plane, |index, dst| {
+    if plane == 0 {
+        return;
+    }
+    for (index, dst) in dx.chunks_mut(plane).enumerate() {
         let (b, c) = (index / geo.channels, index % geo.channels);
         for tap in 0..geo.taps() {
             let (ky, kx) = (tap / geo.kernel[1], tap % geo.kernel[1]);
@@ -218,7 +229,7 @@ fn col2im<T: Scalar>(geo: &Geometry, dcol: &[T], images: usize, dx: &mut [T]) {
                 scatter(line, start, geo.stride[1], src, T::one());
             }
         }
-    });
+    }
 }
 
 /// A depthwise plane's padded input split by stride phase, so that every

@@ -7,16 +7,18 @@
 //! 16 px planes with 8-64 channels that per-image work, not the arithmetic,
 //! held ResNet evaluation to a quarter of PyTorch's speed. Here, as in the
 //! backward pass, it is one gemm per group over the im2col matrix of a chunk
-//! of images. burn-flex keeps its own paths for depthwise and pointwise
+//! of images, chunks small enough to stay in cache (`for_each_chunk`). burn-flex keeps its own paths for depthwise and pointwise
 //! (1x1, stride 1, no padding) convolutions, which skip im2col altogether.
 
 use alloc::vec;
+use alloc::vec::Vec;
+use core::ops::Range;
 
 use burn_backend::ops::ConvOptions;
 use burn_std::Shape;
 
 use super::conv_im2col::{
-    Geometry, Scalar, Strided, chunks, depthwise, for_each_row, im2col, matmul, output,
+    Geometry, Scalar, Strided, depthwise, for_each_chunk, im2col_into, matmul, output,
 };
 use crate::FlexTensor;
 
@@ -32,8 +34,9 @@ pub(crate) fn takes(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2
 
 /// `y = W ⋆ x + b`: per chunk of images and group, `yᵀ = im2col(x)ᵀ · Wᵀ`
 /// (both operands read by gemm without repacking, the result column-major,
-/// which is `[out_channels, images × positions]`), then moved image by image
-/// into `[images, out_channels, positions]` with the bias added.
+/// which is `[out_channels, images × positions]`, for one image its place in
+/// `y`), then, for several images, moved image by image into
+/// `[images, out_channels, positions]`; the bias added last.
 pub(crate) fn forward<T: Scalar>(
     x: FlexTensor,
     weight: FlexTensor,
@@ -45,49 +48,78 @@ pub(crate) fn forward<T: Scalar>(
     let geo = Geometry::forward(&x, &weight, options);
     let (xs, w) = (x.storage::<T>(), weight.storage::<T>());
     let bias = bias.as_ref().map(|b| b.storage::<T>());
-    let (og, k, plane) = (geo.group_out(), geo.group_rows(), geo.out_plane());
-    let image = geo.out_channels * plane;
+    let (plane, channels) = (geo.out_plane(), geo.out_channels);
+    let image = channels * plane;
     let mut y = vec![T::zero(); geo.batch * image];
-    for images in chunks(&geo) {
-        let cols = images.len() * plane;
-        let col = im2col(&geo, xs, images.clone());
-        let mut yt = vec![T::zero(); geo.out_channels * cols];
-        for g in 0..geo.groups {
-            let lhs = Strided::of(&col[g * k * cols..], cols, 1);
-            let rhs = Strided::of(&w[g * og * k..], k, 1);
-            // SAFETY: dst (cols×og) is the group's og rows of yt; lhs
-            // (cols×k) is the group's k rows of col read transposed; rhs
-            // (k×og) is the group's og weight rows read transposed.
-            unsafe {
-                matmul(
-                    [cols, og, k],
-                    yt[g * og * cols..].as_mut_ptr(),
-                    cols,
-                    lhs,
-                    rhs,
-                    false,
-                )
-            };
-        }
-        let y_chunk = &mut y[images.start * image..images.end * image];
-        for_each_row(y_chunk, plane, |index, dst| {
-            let (b, o) = (index / geo.out_channels, index % geo.out_channels);
-            let src = &yt[o * cols + b * plane..][..plane];
-            match bias {
-                Some(bias) => {
-                    for (d, &v) in dst.iter_mut().zip(src) {
-                        *d = v + bias[o];
-                    }
-                }
-                None => dst.copy_from_slice(src),
-            }
-        });
-    }
-    let shape = Shape::from(vec![
-        geo.batch,
-        geo.out_channels,
-        geo.out_hw[0],
-        geo.out_hw[1],
-    ]);
+    for_each_chunk(&geo, &mut y, image, |buffers, images, y_chunk| {
+        forward_chunk(&geo, xs, w, bias, images, y_chunk, buffers)
+    });
+    let shape = Shape::from(vec![geo.batch, channels, geo.out_hw[0], geo.out_hw[1]]);
     output(y, shape, x.dtype())
+}
+
+/// One chunk of `forward`, on the calling thread: `(col, yt)` are the
+/// thread's buffers (im2col matrix, gemm's output), reused from its chunk before.
+fn forward_chunk<T: Scalar>(
+    geo: &Geometry,
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    images: Range<usize>,
+    y: &mut [T],
+    (col, yt): &mut (Vec<T>, Vec<T>),
+) {
+    let (plane, channels) = (geo.out_plane(), geo.out_channels);
+    if plane == 0 {
+        return;
+    }
+    let cols = images.len() * plane;
+    im2col_into(geo, x, images.clone(), col);
+    if images.len() == 1 {
+        products(geo, col, w, cols, y);
+        if let Some(bias) = bias {
+            for (o, row) in y.chunks_mut(plane).enumerate() {
+                row.iter_mut().for_each(|v| *v = *v + bias[o]);
+            }
+        }
+        return;
+    }
+    yt.resize(channels * cols, T::zero());
+    products(geo, col, w, cols, yt);
+    for (index, dst) in y.chunks_mut(plane).enumerate() {
+        let (b, o) = (index / channels, index % channels);
+        let src = &yt[o * cols + b * plane..][..plane];
+        match bias {
+            Some(bias) => {
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    *d = v + bias[o];
+                }
+            }
+            None => dst.copy_from_slice(src),
+        }
+    }
+}
+
+/// `dst = W · col` per group: `[out_channels, cols]` row-major (gemm's
+/// column-major `cols × out_channels`), `col` the chunk's im2col matrix.
+fn products<T: Scalar>(geo: &Geometry, col: &[T], w: &[T], cols: usize, dst: &mut [T]) {
+    let (og, k) = (geo.group_out(), geo.group_rows());
+    assert!(dst.len() >= geo.out_channels * cols && col.len() >= geo.groups * k * cols);
+    for g in 0..geo.groups {
+        let lhs = Strided::of(&col[g * k * cols..], cols, 1);
+        let rhs = Strided::of(&w[g * og * k..], k, 1);
+        // SAFETY: dst (cols×og) is the group's og rows of dst; lhs (cols×k)
+        // is the group's k rows of col read transposed; rhs (k×og) is the
+        // group's og weight rows read transposed (lengths asserted above).
+        unsafe {
+            matmul(
+                [cols, og, k],
+                dst[g * og * cols..].as_mut_ptr(),
+                cols,
+                lhs,
+                rhs,
+                false,
+            )
+        };
+    }
 }

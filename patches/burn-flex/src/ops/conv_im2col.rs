@@ -23,6 +23,20 @@ use crate::{FlexTensor, Layout};
 /// of images) independent of the machine.
 const COL_BUDGET: usize = 16 << 20;
 
+/// Most elements of an im2col matrix (or its gradient) that `for_each_chunk`
+/// gives one chunk (256 KiB of f32): the matrix, gemm's packed copy of it and
+/// the chunk's output then stay in a 1 MiB L2 cache. Whole-batch matrices
+/// (14 MiB for resnet-small's first stage at batch 96) went through memory
+/// three times: zero-filled, written, packed.
+const CACHE_COLS: usize = 64 << 10;
+
+/// Fewest output positions (gemm rows) a `for_each_chunk` chunk has when the
+/// batch has them. gemm sums a product at most 64×64 in blocks of 512 along
+/// the reduction and a larger one in even blocks, so for a reduction over more
+/// than 512 a chunk of 64 positions or fewer would round otherwise than the
+/// whole batch does, and the bits would depend on the chunk size.
+const MIN_COLS: usize = 65;
+
 /// Scalars the kernels run on (f32 and f64; half types are computed in f32).
 pub(crate) trait Scalar:
     Float + Element + bytemuck::Pod + Send + Sync + core::ops::AddAssign + 'static
@@ -164,10 +178,69 @@ pub(super) fn output<T: Scalar>(data: Vec<T>, shape: Shape, dtype: DType) -> Fle
     FlexTensor::new(Bytes::from_elems(data), Layout::contiguous(shape), dtype)
 }
 
-/// Images in chunks of `Geometry::chunk`.
+/// Images in chunks of `Geometry::chunk` (the backward pass's weight
+/// gradient: a chunk is a block of its reduction).
 pub(super) fn chunks(geo: &Geometry) -> impl Iterator<Item = Range<usize>> + '_ {
     let size = geo.chunk();
     (0..geo.batch.div_ceil(size)).map(move |i| i * size..((i + 1) * size).min(geo.batch))
+}
+
+/// Calls `f(buffers, images, out)` for chunks of images small enough that
+/// their im2col matrix (or its gradient) stays in cache (`CACHE_COLS`), with
+/// `out` the chunk's part of the output (`per_image` elements an image).
+/// Chunks are independent outputs and none enters a sum, so they run on
+/// rayon's threads whole, each thread with its own `buffers`, reused from one
+/// chunk to the next. Nothing inside a chunk goes back to rayon: even a
+/// one-thread pool costs a hand-over per call.
+pub(super) fn for_each_chunk<T: Scalar, B: Default + Send>(
+    geo: &Geometry,
+    out: &mut [T],
+    per_image: usize,
+    f: impl Fn(&mut B, Range<usize>, &mut [T]) + Send + Sync,
+) {
+    let mut parts = Vec::new();
+    let mut rest = out;
+    for images in cache_chunks(geo) {
+        let (part, tail) = rest.split_at_mut(images.len() * per_image);
+        parts.push((images, part));
+        rest = tail;
+    }
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        parts
+            .into_par_iter()
+            .for_each_init(B::default, |buffers, (images, part)| {
+                f(buffers, images, part)
+            });
+    }
+    #[cfg(not(feature = "rayon"))]
+    {
+        let mut buffers = B::default();
+        for (images, part) in parts {
+            f(&mut buffers, images, part);
+        }
+    }
+}
+
+/// Chunks of as many images as fit `CACHE_COLS`, at least `MIN_COLS` output
+/// positions each when the batch has them (a short last chunk joins the one
+/// before).
+fn cache_chunks(geo: &Geometry) -> Vec<Range<usize>> {
+    let (batch, plane) = (geo.batch, geo.out_plane().max(1));
+    let per_image = (geo.channels * geo.taps() * plane).max(1);
+    let size = (CACHE_COLS / per_image)
+        .max(MIN_COLS.div_ceil(plane))
+        .clamp(1, batch.max(1));
+    let mut chunks: Vec<Range<usize>> = (0..batch)
+        .step_by(size)
+        .map(|start| start..(start + size).min(batch))
+        .collect();
+    if chunks.len() > 1 && chunks[chunks.len() - 1].len() * plane < MIN_COLS {
+        let last = chunks.pop().expect("more than one chunk");
+        chunks.last_mut().expect("more than one chunk").end = last.end;
+    }
+    chunks
 }
 
 /// A gemm operand: its first element and how far apart its columns and its
@@ -243,33 +316,68 @@ fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
 /// The chunk's im2col matrix: row `(c, ky, kx)`, column `(image, oy, ox)`
 /// holds the input value that tap meets at that output position (0 in the padding).
 pub(super) fn im2col<T: Scalar>(geo: &Geometry, x: &[T], images: Range<usize>) -> Vec<T> {
-    let (plane, out_plane, [_, width], [_, out_w]) =
-        (geo.in_plane(), geo.out_plane(), geo.in_hw, geo.out_hw);
-    let cols = images.len() * out_plane;
+    let cols = images.len() * geo.out_plane();
     let mut col = vec![T::zero(); geo.channels * geo.taps() * cols];
-    for_each_row(&mut col, cols, |row_index, row| {
-        let (c, tap) = (row_index / geo.taps(), row_index % geo.taps());
-        let (ky, kx) = (tap / geo.kernel[1], tap % geo.kernel[1]);
-        let (rows, xs) = (geo.valid(0, ky), geo.valid(1, kx));
-        if xs.is_empty() {
-            return;
-        }
-        let start = geo.source(1, xs.start, kx);
-        for (b, n) in images.clone().enumerate() {
-            let src = &x[(n * geo.channels + c) * plane..][..plane];
-            let dst = &mut row[b * out_plane..][..out_plane];
-            for oy in rows.clone() {
-                let line = &src[geo.source(0, oy, ky) * width..][..width];
-                gather(
-                    &mut dst[oy * out_w..][xs.clone()],
-                    line,
-                    start,
-                    geo.stride[1],
-                );
-            }
-        }
+    for_each_row(&mut col, cols, |index, row| {
+        im2col_row(geo, x, images.clone(), index, row)
     });
     col
+}
+
+/// `im2col` on the calling thread alone, into `col`, reused from the chunk
+/// before: a chunk of as many images writes the same entries, so the
+/// padding's zeros are still in place and only a buffer of another length is
+/// zero-filled.
+pub(super) fn im2col_into<T: Scalar>(
+    geo: &Geometry,
+    x: &[T],
+    images: Range<usize>,
+    col: &mut Vec<T>,
+) {
+    let cols = images.len() * geo.out_plane();
+    let len = geo.channels * geo.taps() * cols;
+    if col.len() != len {
+        col.clear();
+        col.resize(len, T::zero());
+    }
+    if cols > 0 {
+        for (index, row) in col.chunks_mut(cols).enumerate() {
+            im2col_row(geo, x, images.clone(), index, row);
+        }
+    }
+}
+
+/// Row `index` of the chunk's im2col matrix; entries in the padding are left
+/// as they are (zero).
+fn im2col_row<T: Scalar>(
+    geo: &Geometry,
+    x: &[T],
+    images: Range<usize>,
+    index: usize,
+    row: &mut [T],
+) {
+    let (plane, out_plane, [_, width], [_, out_w]) =
+        (geo.in_plane(), geo.out_plane(), geo.in_hw, geo.out_hw);
+    let (c, tap) = (index / geo.taps(), index % geo.taps());
+    let (ky, kx) = (tap / geo.kernel[1], tap % geo.kernel[1]);
+    let (rows, xs) = (geo.valid(0, ky), geo.valid(1, kx));
+    if xs.is_empty() {
+        return;
+    }
+    let start = geo.source(1, xs.start, kx);
+    for (b, n) in images.enumerate() {
+        let src = &x[(n * geo.channels + c) * plane..][..plane];
+        let dst = &mut row[b * out_plane..][..out_plane];
+        for oy in rows.clone() {
+            let line = &src[geo.source(0, oy, ky) * width..][..width];
+            gather(
+                &mut dst[oy * out_w..][xs.clone()],
+                line,
+                start,
+                geo.stride[1],
+            );
+        }
+    }
 }
 
 /// `dst[i] = src[start + i * stride]`.
