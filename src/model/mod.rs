@@ -27,7 +27,7 @@ pub use head::HeadMode;
 pub use noise::Noise;
 pub use resnet::{ResNet, ResNetConfig};
 pub use vit::{Pool, Vit, VitConfig};
-pub use zoo::{BackboneConfig, Family, ModelSpec, Size};
+pub use zoo::{vit_shape_problem, BackboneConfig, Family, ModelSpec, Size};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ModelError {

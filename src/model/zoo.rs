@@ -134,6 +134,31 @@ fn default_image_size() -> usize {
     32
 }
 
+/// `patch` and `pool` shape a zoo ViT only, and a patch must tile the image
+/// side (`side_name` says where the side comes from): the field at fault and
+/// the problem, if any. The manifest asks before a [`ModelSpec`] exists.
+pub fn vit_shape_problem(
+    vit: bool,
+    patch: Option<usize>,
+    pool: Option<Pool>,
+    side: usize,
+    side_name: &str,
+) -> Option<(&'static str, String)> {
+    for (field, given) in [("patch", patch.is_some()), ("pool", pool.is_some())] {
+        if given && !vit {
+            let problem = format!("`{field}` shapes a zoo ViT (family = \"vit\") only");
+            return Some((field, problem));
+        }
+    }
+    match patch {
+        Some(p) if p == 0 || !side.is_multiple_of(p) => Some((
+            "patch",
+            format!("patch {p} does not tile {side_name} {side}"),
+        )),
+        _ => None,
+    }
+}
+
 impl ModelSpec {
     pub fn new(family: Family, size: Size) -> Self {
         Self {
@@ -224,18 +249,12 @@ impl ModelSpec {
                 size: s,
             });
         }
-        if self.family != Family::Vit && (self.patch.is_some() || self.pool.is_some()) {
-            return Err(ModelError::VitShape(format!(
-                "{}: patch and pool are a ViT's",
-                self.name()
-            )));
-        }
-        let patch = self.vit_patch();
-        if self.family == Family::Vit && (patch == 0 || !s.is_multiple_of(patch)) {
-            return Err(ModelError::VitShape(format!(
-                "{}: patch {patch} does not divide the image side {s}",
-                self.name()
-            )));
+        // The default patch (an 8×8 grid) tiles any side the check above lets through.
+        let vit = self.family == Family::Vit;
+        if let Some((_, problem)) =
+            vit_shape_problem(vit, self.patch, self.pool, s, "the image side")
+        {
+            return Err(ModelError::VitShape(format!("{}: {problem}", self.name())));
         }
         Ok(())
     }

@@ -10,7 +10,7 @@ use crate::aggregate::Rule;
 use crate::data::recipes::RecipeName;
 use crate::inputs::{relative_path, Catalogue};
 use crate::model::registry::timm_model;
-use crate::model::{Architecture, HeadMode, ModelSpec, Pool};
+use crate::model::{vit_shape_problem, Architecture, HeadMode, ModelSpec, Pool};
 use crate::source_error::SourceError;
 use crate::train::{Algorithm, OptimizerKind, Plateau};
 
@@ -510,22 +510,15 @@ fn check_vit_shape(
     at: impl Fn(&str) -> usize,
     err: ErrAt,
 ) -> Result<(), SourceError> {
-    let name = m.name.get_ref();
-    let is_vit = m.timm.is_none() && m.family == "vit";
-    for (key, given) in [("patch", m.patch.is_some()), ("pool", m.pool.is_some())] {
-        if given && !is_vit {
-            return Err(err(
-                at(key),
-                format!("model `{name}`: `{key}` shapes a zoo ViT (family = \"vit\") only"),
-            ));
-        }
-    }
-    match m.patch {
-        Some(p) if p == 0 || !resolution.is_multiple_of(p) => Err(err(
-            at("patch"),
-            format!("model `{name}`: patch {p} does not tile benchmark.resolution {resolution}"),
+    let vit = m.timm.is_none() && m.family == "vit";
+    let patch = m.patch.map(|p| p as usize);
+    let side = resolution as usize;
+    match vit_shape_problem(vit, patch, m.pool, side, "benchmark.resolution") {
+        Some((field, problem)) => Err(err(
+            at(field),
+            format!("model `{}`: {problem}", m.name.get_ref()),
         )),
-        _ => Ok(()),
+        None => Ok(()),
     }
 }
 
