@@ -7,8 +7,9 @@
 //! 16 px planes with 8-64 channels that per-image work, not the arithmetic,
 //! held ResNet evaluation to a quarter of PyTorch's speed. Here, as in the
 //! backward pass, it is one gemm per group over the im2col matrix of a chunk
-//! of images, chunks small enough to stay in cache (`for_each_chunk`). burn-flex keeps its own paths for depthwise and pointwise
-//! (1x1, stride 1, no padding) convolutions, which skip im2col altogether.
+//! of images, chunks small enough to stay in cache (`for_each_chunk`).
+//! burn-flex keeps its own paths for depthwise and pointwise (1x1, stride 1,
+//! no padding) convolutions, which skip im2col altogether.
 
 use alloc::vec;
 use alloc::vec::Vec;
