@@ -2,7 +2,8 @@
 //! and its gradient (a vectorised erf and exp instead of a libm call per
 //! element) against the exact formulas in f64, and the row-wise paths for
 //! operands of rank above 2 that are permuted or broadcast (a ViT's attention
-//! heads and position embedding) against plain index arithmetic.
+//! heads and position embedding) against plain index arithmetic, and clamp
+//! (ReLU6) against the standard library's.
 
 use std::f64::consts::{PI, SQRT_2};
 
@@ -108,4 +109,31 @@ fn binary_ops_on_permuted_and_broadcast_operands_pair_the_right_elements() {
     let want_product: Vec<f32> = cells.iter().map(|&(i, l)| rhs_at(i) * l).collect();
     assert_eq!(sum, want_sum);
     assert_eq!(product, want_product);
+}
+
+/// burn-flex's clamp checks `min <= max` once and compares each element
+/// itself (oodcal's patch: `f32::clamp`'s per-element check kept the loop
+/// scalar). It must give `f32::clamp`'s bits, NaN and signed zeros included,
+/// on a tensor clamped in place and on one that is shared (a new buffer).
+#[test]
+fn clamp_gives_the_standard_librarys_bits() {
+    let xs: Vec<f32> = (-600..600)
+        .map(|i| i as f32 * 0.0173)
+        .chain([f32::NAN, -0.0, 0.0, f32::INFINITY, f32::NEG_INFINITY])
+        .chain([6.0, 6.000001, -1e-30, 1e30])
+        .collect();
+    let device = Default::default();
+    let fresh = || Tensor::<Flex, 1>::from_floats(xs.as_slice(), &device);
+    let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
+    for (min, max) in [(0.0, 6.0), (-1.0, 1.0), (-0.0, 0.0), (2.5, 2.5)] {
+        let want = bits(xs.iter().map(|x| x.clamp(min, max)).collect());
+        let in_place = fresh().clamp(min, max);
+        let shared = fresh();
+        let copied = shared.clone().clamp(min, max);
+        for (how, got) in [("in place", in_place), ("copied", copied)] {
+            let got = bits(got.into_data().to_vec::<f32>().unwrap());
+            assert_eq!(got, want, "clamp to [{min}, {max}], {how}");
+        }
+        drop(shared);
+    }
 }
