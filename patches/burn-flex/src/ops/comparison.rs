@@ -336,13 +336,15 @@ where
                 .collect()
         }
         // oodcal: rank 2 (a transpose) and above row by row (see apply_nd_rows).
-        _ if lhs.layout().num_dims() <= crate::ops::binary::MAX_ROW_RANK => crate::ops::binary::apply_nd_rows(
-            lhs_storage,
-            rhs_storage,
-            lhs.layout(),
-            rhs.layout(),
-            |a, b| cmp(a, b) as u8,
-        ),
+        _ if lhs.layout().num_dims() <= crate::ops::binary::MAX_ROW_RANK => {
+            crate::ops::binary::apply_nd_rows(
+                lhs_storage,
+                rhs_storage,
+                lhs.layout(),
+                rhs.layout(),
+                |a, b| cmp(a, b) as u8,
+            )
+        }
         _ => {
             let lhs_iter = StridedIter::new(lhs.layout());
             let rhs_iter = StridedIter::new(rhs.layout());

@@ -18,6 +18,7 @@ use core::ops::Range;
 use burn_backend::ops::ConvOptions;
 use burn_std::Shape;
 
+use super::conv_common::add_bias;
 use super::conv_im2col::{
     Geometry, Scalar, Strided, depthwise, for_each_chunk, im2col_into, matmul, output,
 };
@@ -37,7 +38,8 @@ pub(crate) fn takes(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2
 /// (both operands read by gemm without repacking, the result column-major,
 /// which is `[out_channels, images × positions]`, for one image its place in
 /// `y`), then, for several images, moved image by image into
-/// `[images, out_channels, positions]`; the bias added last.
+/// `[images, out_channels, positions]`; the bias added last (burn-flex's
+/// `add_bias`: the same sum, in place, as the copy had made it).
 pub(crate) fn forward<T: Scalar>(
     x: FlexTensor,
     weight: FlexTensor,
@@ -78,26 +80,16 @@ fn forward_chunk<T: Scalar>(
     im2col_into(geo, x, images.clone(), col);
     if images.len() == 1 {
         products(geo, col, w, cols, y);
-        if let Some(bias) = bias {
-            for (o, row) in y.chunks_mut(plane).enumerate() {
-                row.iter_mut().for_each(|v| *v = *v + bias[o]);
-            }
+    } else {
+        yt.resize(channels * cols, T::zero());
+        products(geo, col, w, cols, yt);
+        for (index, dst) in y.chunks_mut(plane).enumerate() {
+            let (b, o) = (index / channels, index % channels);
+            dst.copy_from_slice(&yt[o * cols + b * plane..][..plane]);
         }
-        return;
     }
-    yt.resize(channels * cols, T::zero());
-    products(geo, col, w, cols, yt);
-    for (index, dst) in y.chunks_mut(plane).enumerate() {
-        let (b, o) = (index / channels, index % channels);
-        let src = &yt[o * cols + b * plane..][..plane];
-        match bias {
-            Some(bias) => {
-                for (d, &v) in dst.iter_mut().zip(src) {
-                    *d = v + bias[o];
-                }
-            }
-            None => dst.copy_from_slice(src),
-        }
+    if let Some(bias) = bias {
+        add_bias(y, bias, images.len(), channels, plane, |a, b| a + b);
     }
 }
 

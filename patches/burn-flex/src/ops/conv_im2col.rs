@@ -142,7 +142,7 @@ impl Geometry {
         depthwise(self.channels, self.out_channels, self.groups)
     }
 
-    /// Images per im2col chunk.
+    /// Images per chunk of the weight gradient (a block of its reduction).
     pub(super) fn chunk(&self) -> usize {
         let per_image = (self.channels * self.taps() * self.out_plane()).max(1);
         (COL_BUDGET / per_image).clamp(1, self.batch.max(1))
