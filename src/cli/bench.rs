@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use super::{Context, Global};
 use crate::bench::{self, agree::StepsJob, train::BenchJob, verify::VerifyCommand};
 use crate::model::Pool;
+use crate::run::parallel::on_pool;
 use crate::train::{dispatch, BackendKind};
 
 #[derive(Args, Debug)]
@@ -148,7 +149,10 @@ pub fn run(g: &Global, a: &BenchArgs) -> Result<ExitCode> {
                 steps: *steps,
                 eval: !no_eval,
             };
-            for figure in dispatch(*backend, job)? {
+            // On a pool of the global pool's size (RAYON_NUM_THREADS), as a
+            // study's job computes (`run::parallel`).
+            let threads = Some(rayon::current_num_threads());
+            for figure in on_pool(threads, || Ok(dispatch(*backend, job)?))? {
                 println!("{}", serde_json::to_string(&figure)?);
             }
             Ok(())

@@ -80,7 +80,10 @@ where
 }
 
 /// Runs `f` on a dedicated pool of `threads` threads (or on the global pool).
-fn on_pool<R: Send>(threads: Option<usize>, f: impl FnOnce() -> Result<R> + Send) -> Result<R> {
+/// `f` itself runs on one of the pool's threads, so flex's parallel kernels
+/// split their work from there; called from outside a pool, each kernel would
+/// hand its work to the pool and sleep until it came back.
+pub fn on_pool<R: Send>(threads: Option<usize>, f: impl FnOnce() -> Result<R> + Send) -> Result<R> {
     match threads {
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(n)
