@@ -2,8 +2,9 @@
 //! and its gradient (a vectorised erf and exp instead of a libm call per
 //! element) against the exact formulas in f64, and the row-wise paths for
 //! operands of rank above 2 that are permuted or broadcast (a ViT's attention
-//! heads and position embedding) against plain index arithmetic, and clamp
-//! (ReLU6) against the standard library's.
+//! heads and position embedding) against plain index arithmetic, clamp
+//! (ReLU6) against the standard library's, and element-wise maps shared out
+//! among threads against the same maps on one.
 
 use std::f64::consts::{PI, SQRT_2};
 
@@ -135,5 +136,55 @@ fn clamp_gives_the_standard_librarys_bits() {
             assert_eq!(got, want, "clamp to [{min}, {max}], {how}");
         }
         drop(shared);
+    }
+}
+
+/// burn-flex's generic element-wise loops are shared out among the pool's
+/// threads above 32 Ki elements (oodcal's `par_map`): in place and into a new
+/// buffer, unary and binary. Each piece must land where it belongs, so four
+/// threads give one thread's bits, on a length that splits unevenly.
+#[test]
+fn element_wise_maps_give_the_same_bits_on_one_thread_and_on_four() {
+    let n = 100_003;
+    let xs: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919) % 2001) as f32 / 250.0 - 4.0)
+        .collect();
+    let ys: Vec<f32> = (0..n)
+        .map(|i| ((i * 104_729) % 997) as f32 / 300.0 + 0.1)
+        .collect();
+    let run = || {
+        let device = Default::default();
+        let x = || Tensor::<Flex, 1>::from_floats(xs.as_slice(), &device);
+        let y = || Tensor::<Flex, 1>::from_floats(ys.as_slice(), &device);
+        let shared = x();
+        let outputs = [
+            gelu(x()),                 // unary, in place
+            shared.clone().exp(),      // unary, new buffer
+            x().powf(y()),             // binary, in place
+            shared.clone().atan2(y()), // binary, new buffer
+        ];
+        drop(shared);
+        let tracked = Tensor::<B, 1>::from_floats(xs.as_slice(), &device).require_grad();
+        let grads = gelu(tracked.clone()).sum().backward();
+        let gradient = tracked.grad(&grads).unwrap();
+        outputs
+            .into_iter()
+            .chain([gradient])
+            .map(|t| t.into_data().to_vec::<f32>().unwrap())
+            .map(|v| v.into_iter().map(f32::to_bits).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    };
+    let on = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(run)
+    };
+    let (one, four) = (on(1), on(4));
+    let names = ["gelu", "exp", "powf", "atan2", "gelu's gradient"];
+    for ((name, a), b) in names.iter().zip(&one).zip(&four) {
+        assert_eq!(a.len(), n, "{name}");
+        assert!(a == b, "{name}: four threads differ from one");
     }
 }

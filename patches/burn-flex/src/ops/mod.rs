@@ -117,6 +117,8 @@ pub mod interpolate;
 pub mod mask;
 pub mod matmul;
 mod module;
+// oodcal: element-wise maps shared out among the pool's threads.
+pub(crate) mod par_map;
 pub mod pool;
 mod qtensor;
 pub mod reduce;
