@@ -1,11 +1,11 @@
 //! Jobs side by side: a shared queue, `jobs` worker threads, and on the CPU
 //! backend a dedicated compute pool per job.
 //!
-//! flex's kernels barely use a second core: for every model the CPU studies
-//! train, two runs side by side on one thread each reach 1.5-2.0x the images/s
-//! of one run on two threads (resnet-base 879 against 569, Lite0 at 64 px 97
-//! against 52; `benches/cpu_table.py`, README), so `--jobs` defaults to one
-//! run per core.
+//! flex's kernels make poor use of a second core: for every model the CPU
+//! studies train, two runs side by side on one thread each reach 1.35-2.4x the
+//! images/s of one run on two threads (resnet-base 1,298 against 885, Lite0 at
+//! 64 px 116 against 74; `benches/cpu_table.py`, README), so `--jobs`
+//! defaults to one run per core.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
