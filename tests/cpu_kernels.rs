@@ -15,8 +15,13 @@ use statrs::function::erf::erf;
 
 type B = Autodiff<Flex>;
 
-fn values<const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+fn values<Bk: Backend, const D: usize>(t: Tensor<Bk, D>) -> Vec<f32> {
     t.into_data().to_vec::<f32>().unwrap()
+}
+
+/// Each value's bit pattern: what "the same bits" compares.
+fn bits(values: &[f32]) -> Vec<u32> {
+    values.iter().map(|v| v.to_bits()).collect()
 }
 
 #[test]
@@ -125,15 +130,14 @@ fn clamp_gives_the_standard_librarys_bits() {
         .collect();
     let device = Default::default();
     let fresh = || Tensor::<Flex, 1>::from_floats(xs.as_slice(), &device);
-    let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
     for (min, max) in [(0.0, 6.0), (-1.0, 1.0), (-0.0, 0.0), (2.5, 2.5)] {
-        let want = bits(xs.iter().map(|x| x.clamp(min, max)).collect());
+        let clamped: Vec<f32> = xs.iter().map(|x| x.clamp(min, max)).collect();
+        let want = bits(&clamped);
         let in_place = fresh().clamp(min, max);
         let shared = fresh();
         let copied = shared.clone().clamp(min, max);
         for (how, got) in [("in place", in_place), ("copied", copied)] {
-            let got = bits(got.into_data().to_vec::<f32>().unwrap());
-            assert_eq!(got, want, "clamp to [{min}, {max}], {how}");
+            assert_eq!(bits(&values(got)), want, "clamp to [{min}, {max}], {how}");
         }
         drop(shared);
     }
@@ -170,8 +174,7 @@ fn element_wise_maps_give_the_same_bits_on_one_thread_and_on_four() {
         outputs
             .into_iter()
             .chain([gradient])
-            .map(|t| t.into_data().to_vec::<f32>().unwrap())
-            .map(|v| v.into_iter().map(f32::to_bits).collect::<Vec<_>>())
+            .map(|t| bits(&values(t)))
             .collect::<Vec<_>>()
     };
     let on = |threads| {
